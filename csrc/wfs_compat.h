@@ -1,0 +1,49 @@
+/*
+** wfs_compat.h: the few differences between Lua 5.1/LuaJIT and 5.2..5.4+
+** that the core touches, kept in one place so the other files read as
+** plain 5.4 code.
+*/
+#ifndef WFS_COMPAT_H
+#define WFS_COMPAT_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#if LUA_VERSION_NUM < 502
+/* LuaJIT 2.1 already has luaL_setfuncs/luaL_newlib/luaL_testudata; PUC 5.1 has not. */
+#if !defined(LUAJIT_VERSION)
+void wfs_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
+void *wfs_compat_testudata(lua_State *L, int idx, const char *tname);
+#define luaL_setfuncs(L, l, n) wfs_compat_setfuncs(L, l, n)
+#define luaL_testudata(L, i, t) wfs_compat_testudata(L, i, t)
+#define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs(L, l, 0))
+#endif
+#define lua_rawlen(L, i) lua_objlen(L, i)
+/* One user value per userdata: the function environment stands in for it. */
+#define wfs_newudata(L, sz) lua_newuserdata(L, sz)
+#define wfs_getuv(L, idx) lua_getfenv(L, idx)
+#define wfs_setuv(L, idx) lua_setfenv(L, idx)
+#elif LUA_VERSION_NUM < 504
+#define wfs_newudata(L, sz) lua_newuserdata(L, sz)
+#define wfs_getuv(L, idx) ((void)lua_getuservalue(L, idx))
+#define wfs_setuv(L, idx) lua_setuservalue(L, idx)
+#else
+#define wfs_newudata(L, sz) lua_newuserdatauv(L, sz, 1)
+#define wfs_getuv(L, idx) ((void)lua_getiuservalue(L, idx, 1))
+#define wfs_setuv(L, idx) ((void)lua_setiuservalue(L, idx, 1))
+#endif
+
+#if LUA_VERSION_NUM < 503
+#define wfs_isinteger(L, i) 0
+#else
+#define wfs_isinteger(L, i) lua_isinteger(L, i)
+#endif
+
+#if LUA_VERSION_NUM < 502
+#define wfs_absindex(L, i) \
+  (((i) > 0 || (i) <= LUA_REGISTRYINDEX) ? (i) : lua_gettop(L) + (i) + 1)
+#else
+#define wfs_absindex(L, i) lua_absindex(L, i)
+#endif
+
+#endif
