@@ -13,6 +13,8 @@
 enum wfs_provider { WFS_COMPLYCUBE = 0, WFS_IDNOW, WFS_EXTEND, WFS_NPROVIDERS };
 extern const char *const wfs_provider_names[];  /* NULL-terminated, enum order */
 
+int luaopen_wfsession_core(lua_State *L);
+
 void wfs_json_open(lua_State *L);
 void wfs_time_open(lua_State *L);
 void wfs_session_open(lua_State *L);

@@ -1,0 +1,306 @@
+-- The pager and the driver loop, with fake transports: no network here.
+local wfs = require "wfsession"
+local core = require "wfsession.core"
+local helpers = require "helpers"
+
+local function cc_client(transport, extra)
+  local o = { provider = "complycube", api_key = "test_key_0123", transport = transport,
+              retry = false }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return wfs.new(o)
+end
+
+local function extend_client(transport, extra)
+  local o = { provider = "extend", api_key = "ext_key_0123", transport = transport, retry = false }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return wfs.new(o)
+end
+
+describe("pager on docs fixtures", function()
+  it("lists the ComplyCube docs example with the raw key and page 1", function()
+    local t, log = helpers.recording(function()
+      return 200, {}, helpers.fixture("complycube_workflow_sessions_list.json")
+    end)
+    local list = wfs.collect(cc_client(t):sessions())
+    assert.equal(1, #list)
+    assert.equal("6890d6a9513d1b0002559aa4", list[1].id)
+    assert.equal("completed", list[1].status)
+    assert.equal("approved", list[1].outcome)
+    assert.equal(1, #log)
+    assert.equal("test_key_0123", log[1].headers.Authorization)
+    local q = helpers.query_of(log[1].url)
+    assert.same({ page = "1", pageSize = "100" }, q)
+    assert.equal("https://api.complycube.com/v1/workflowSessions", log[1].url:match("^[^?]+"))
+  end)
+
+  it("lists the Extend docs example and stops at a missing token", function()
+    local bodies = { helpers.fixture("extend_workflow_runs_list.json"), '{"object":"list","data":[]}' }
+    local t, log = helpers.recording(function(_, n) return 200, {}, bodies[n] end)
+    local ids = helpers.ids(extend_client(t):sessions())
+    assert.same({ "id" }, ids)
+    assert.equal(2, #log)
+    assert.equal("Bearer ext_key_0123", log[1].headers.Authorization)
+    assert.equal("2026-02-09", log[1].headers["x-extend-api-version"])
+    assert.equal("xK9mLPqRtN3vS8wF5hB2cQ==:zWvUxYjM4nKpL7aDgE9HbTcR2mAyX3/Q+CNkfBSw1dZ=",
+                 helpers.query_of(log[2].url).nextPageToken)
+  end)
+
+  it("reads the legacy Extend envelope", function()
+    local bodies = { helpers.fixture("extend_legacy_2025-04-21_workflow_runs_list.json"),
+                     '{"success":true,"workflowRuns":[]}' }
+    local t = helpers.recording(function(_, n) return 200, {}, bodies[n] end)
+    local list = wfs.collect(extend_client(t, { api_version = "2025-04-21" }):sessions())
+    assert.equal(1, #list)
+    assert.equal("completed", list[1].status)
+    assert.equal("rejected", list[1].outcome)
+    assert.equal("workflow_BMdfq_yWM3sT-ZzvCnA3f", list[1].workflow_id)
+  end)
+
+  it("learns IDnow's page base from the first page", function()
+    for _, base in ipairs({ 0, 1 }) do
+      local t, log = helpers.recording(function(req)
+        local q = helpers.query_of(req.url)
+        local number = tonumber(q.page or base)
+        local idx = number - base
+        local body = string.format('{"content":[{"sessionId":"s%d","sessionStatus":"RUNNING"}],'
+          .. '"page":{"size":1,"number":%d,"totalElements":3,"totalPages":3}}', idx, number)
+        return 200, {}, body
+      end)
+      local c = wfs.new{ provider = "idnow", token = "tok_abcdef", flow_id = "flow-1",
+                         transport = t, retry = false, page_size = 1 }
+      assert.same({ "s0", "s1", "s2" }, helpers.ids(c:sessions()))
+      assert.is_nil(helpers.query_of(log[1].url).page)
+      assert.equal(tostring(base + 1), helpers.query_of(log[2].url).page)
+      assert.equal(3, #log)
+    end
+  end)
+end)
+
+describe("pager paging", function()
+  it("lists every session once across pages", function()
+    local fake = helpers.fake_complycube(250)
+    local t, log = helpers.recording(fake.serve)
+    local pager = cc_client(t):sessions{ page_size = 100 }
+    local ids = helpers.ids(pager)
+    assert.equal(250, #ids)
+    assert.is_true(helpers.unique(ids))
+    assert.equal(3, #log)
+    assert.equal(250, pager.total)
+  end)
+
+  it("never fetches a page max_items does not need", function()
+    local fake = helpers.fake_complycube(1000)
+    local t, log = helpers.recording(fake.serve)
+    local ids = helpers.ids(cc_client(t):sessions{ page_size = 100, max_items = 200 })
+    assert.equal(200, #ids)
+    assert.equal(2, #log)
+    t, log = helpers.recording(fake.serve)
+    ids = helpers.ids(cc_client(t):sessions{ page_size = 100, max_items = 30 })
+    assert.equal(30, #ids)
+    assert.equal(1, #log)
+    assert.equal("30", helpers.query_of(log[1].url).pageSize)
+  end)
+
+  it("max_items = 0 sends nothing", function()
+    local t, log = helpers.recording(helpers.fake_complycube(5).serve)
+    assert.same({}, helpers.ids(cc_client(t):sessions{ max_items = 0 }))
+    assert.equal(0, #log)
+  end)
+
+  it("never yields an id twice when sessions arrive during the listing", function()
+    local fake = helpers.fake_complycube(95)
+    local t = helpers.recording(function(req, n)
+      if n > 1 then fake.insert(7) end
+      return fake.serve(req)
+    end)
+    local ids = helpers.ids(cc_client(t):sessions{ page_size = 10 })
+    assert.is_true(helpers.unique(ids))
+    -- every one of the original 95 is there
+    assert.equal(95, #ids)
+    assert.equal(string.format("%024x", 95), ids[1])
+    assert.equal(string.format("%024x", 1), ids[#ids])
+  end)
+
+  it("stops with a protocol error when Extend repeats a token", function()
+    local t = helpers.recording(helpers.fake_extend(50, { repeat_token = true }).serve)
+    local pager = extend_client(t):sessions{ page_size = 10 }
+    local n, msg, err = 0, nil, nil
+    for _ = 1, 100 do
+      local s
+      s, msg, err = pager:next()
+      if not s then break end
+      n = n + 1
+    end
+    assert.equal(10, n)  -- the second page repeats the token: none of it is handed out
+    assert.equal("protocol", err.kind)
+    assert.matches("same nextPageToken", msg)
+    assert.equal(err, pager:err())
+  end)
+
+  it("refuses a page that is not the one asked for", function()
+    local t = helpers.recording(function()
+      return 200, {}, '{"page":1,"pageSize":2,"totalItems":4,"pages":2,"items":[{"id":"a"},{"id":"b"}]}'
+    end)
+    local pager = cc_client(t):sessions{ page_size = 2 }
+    assert.equal("a", pager:next().id)
+    assert.equal("b", pager:next().id)
+    local s, msg, err = pager:next()
+    assert.is_nil(s)
+    assert.equal("protocol", err.kind)
+    assert.matches("asked for page 2, got page 1", msg)
+  end)
+end)
+
+describe("cursors", function()
+  local fake = helpers.fake_complycube(57)
+  local all = helpers.ids(cc_client(fake.serve):sessions{ page_size = 10 })
+
+  it("resume item-exactly at any offset", function()
+    for _, at in ipairs({ 0, 1, 9, 10, 11, 33, 56 }) do
+      local pager = cc_client(fake.serve):sessions{ page_size = 10, outcome = "approved" }
+      local head = {}
+      for _ = 1, at do head[#head + 1] = pager:next().id end
+      local token = assert(pager:cursor())
+      pager:close()
+      local tail = helpers.ids(cc_client(fake.serve):sessions{ cursor = token, page_size = 7 })
+      for _, id in ipairs(tail) do head[#head + 1] = id end
+      assert.same(all, head)
+    end
+  end)
+
+  it("resume Extend tokens item-exactly", function()
+    local ex = helpers.fake_extend(23)
+    local full = helpers.ids(extend_client(ex.serve):sessions{ page_size = 5 })
+    for _, at in ipairs({ 0, 3, 5, 22 }) do
+      local pager = extend_client(ex.serve):sessions{ page_size = 5 }
+      local head = {}
+      for _ = 1, at do head[#head + 1] = pager:next().id end
+      local tail = helpers.ids(extend_client(ex.serve):sessions{ cursor = pager:cursor() })
+      for _, id in ipairs(tail) do head[#head + 1] = id end
+      assert.same(full, head)
+    end
+  end)
+
+  it("is nil once the listing is exhausted", function()
+    local pager = cc_client(fake.serve):sessions{ page_size = 100 }
+    for _ in pager do end
+    assert.is_nil(pager:cursor())
+  end)
+
+  it("is refused with other filters, another provider or damage", function()
+    local pager = cc_client(fake.serve):sessions{ outcome = "approved" }
+    pager:next()
+    local token = pager:cursor()
+    local c = cc_client(fake.serve)
+    assert.has_error(function() c:sessions{ cursor = token, outcome = "rejected" } end,
+      "client:sessions: 'cursor' was made for other filters than these (outcome=approved)")
+    assert.has_no_error(function() c:sessions{ cursor = token, outcome = "approved" } end)
+    assert.has_error(function() extend_client(fake.serve):sessions{ cursor = token } end,
+      "client:sessions: 'cursor' was made by a complycube listing, not extend")
+    local damaged = token:sub(1, 10) .. (token:sub(11, 11) == "A" and "B" or "A") .. token:sub(12)
+    assert.has_error(function() c:sessions{ cursor = damaged } end,
+      "client:sessions: 'cursor' cursor is not a wfsession cursor or is damaged")
+  end)
+end)
+
+describe("errors and closing", function()
+  it("returns nil, msg, err for an HTTP error and a for loop raises msg", function()
+    local t = helpers.recording(function()
+      return 401, { ["x-request-id"] = "req-1" }, helpers.decoded and
+        '{"type":"unauthorized","message":"The \'Authorization\' header is invalid"}'
+    end)
+    local pager = cc_client(t):sessions()
+    local s, msg, err = pager:next()
+    assert.is_nil(s)
+    assert.equal("auth", err.kind)
+    assert.equal(401, err.status)
+    assert.equal("unauthorized", err.code)
+    assert.equal("req-1", err.request_id)
+    assert.equal("GET", err.method)
+    assert.is_false(err.retryable)
+    assert.equal(1, err.attempts)
+    assert.is_string(msg)
+    local ok, raised = pcall(function() for _ in cc_client(t):sessions() do end end)
+    assert.is_false(ok)
+    assert.matches("HTTP 401", raised)
+  end)
+
+  it("never shows the key, even when the server echoes it", function()
+    local t = helpers.recording(function()
+      return 500, {}, '{"type":"internal_server_error","message":"bad key test_key_0123 here"}'
+    end)
+    local c = cc_client(t)
+    local _, msg, err = c:sessions():next()
+    assert.not_matches("test_key_0123", msg, 1, true)
+    assert.not_matches("test_key_0123", err.message, 1, true)
+    assert.not_matches("test_key_0123", tostring(c), 1, true)
+    for k, v in pairs(c) do
+      assert.not_equal("test_key_0123", v, k)
+    end
+  end)
+
+  it("retries a retryable failure and counts attempts", function()
+    local slept = {}
+    local t, log = helpers.recording(function(req, n)
+      if n == 1 then return nil, "network: connection reset", { kind = "network" } end
+      if n == 2 then return 503, { ["retry-after"] = "2" }, '{"type":"x","message":"busy"}' end
+      return helpers.fake_complycube(3).serve(req)
+    end)
+    local c = cc_client(t, { retry = { max_retries = 2, sleep = function(s) slept[#slept + 1] = s end,
+                                       random = function() return 0.5 end } })
+    assert.equal(3, #helpers.ids(c:sessions()))
+    assert.equal(3, #log)
+    assert.equal(2, slept[2])
+  end)
+
+  it("closes the pager when a loop breaks (Lua 5.4)", function()
+    if _VERSION ~= "Lua 5.4" then return pending("needs the generic-for closing value") end
+    local pager
+    for s, _, _, p in (function()
+      local it, st, ctl, closer = cc_client(helpers.fake_complycube(30).serve):sessions{ page_size = 10 }
+      pager = closer
+      return it, st, ctl, closer
+    end)() do
+      assert.is_not_nil(s)
+      break
+    end
+    local s, _, err = pager:next()
+    assert.is_nil(s)
+    assert.equal("closed", err.kind)
+  end)
+
+  it("rejects bad queries by name", function()
+    local c = cc_client(function() error("no request expected") end)
+    assert.has_error(function() c:sessions{ colour = "red" } end,
+      "client:sessions: 'colour' is not a query key")
+    assert.has_error(function() c:sessions{ status = "done" } end)
+    assert.has_error(function() c:sessions{ sort = "status" } end,
+      "client:sessions: 'sort' complycube lists by created_at only")
+    assert.has_error(function() c:sessions{ created_after = "yesterday" } end,
+      "client:sessions: 'created_after' is not an ISO-8601 timestamp")
+    assert.has_error(function() c:sessions{ batch_id = "b1" } end,
+      "client:sessions: 'batch_id' does not apply to complycube")
+    assert.has_error(function() c:sessions{ status = "completed", server_only = true } end,
+      "client:sessions: 'server_only' complycube cannot filter by status on the server")
+    assert.has_error(function() c:sessions{ max_items = -1 } end)
+    assert.has_error(function() c:sessions{ page_size = 1001 } end)
+  end)
+end)
+
+describe("core pager", function()
+  it("says when a request is due and rejects misuse", function()
+    local p = core.pager{ provider = "complycube", url = "http://127.0.0.1/x", page_size = 2,
+                          query = "|complycube" }
+    assert.has_error(function() p:feed(200, {}, "{}") end, "pager:feed: no request in flight")
+    local req = p:request()
+    assert.equal("GET", req.method)
+    assert.equal("http://127.0.0.1/x?page=1&pageSize=2", req.url)
+    local n, msg, err = p:feed(200, {}, "not json")
+    assert.is_nil(n)
+    assert.equal("decode", err.kind)
+    assert.is_string(msg)
+    p:close()
+    p:close()
+    assert.has_error(function() p:request() end, "attempt to use a closed wfsession.pager")
+  end)
+end)

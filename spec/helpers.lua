@@ -1,0 +1,139 @@
+--- Shared spec helpers: fixtures, fake transports for pure pager tests, and
+-- clients wired to the sandbox (which tests talk to over loopback HTTP).
+local helpers = {}
+
+local core_ok, core = pcall(require, "wfsession.core")
+
+--- Contents of spec/fixtures/<name>.
+function helpers.fixture(name)
+  local f = assert(io.open("spec/fixtures/" .. name, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- A fixture decoded through the core (nulls removed, integers kept).
+function helpers.decoded(name)
+  assert(core_ok, "wfsession.core is not built")
+  return assert(core.decode(helpers.fixture(name)))
+end
+
+--- Parse the query string of a url into a table.
+function helpers.query_of(url)
+  local q = {}
+  local qs = url:match("%?(.*)$") or ""
+  for k, v in qs:gmatch("([^&=]+)=([^&]*)") do
+    q[k] = v:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+  end
+  return q
+end
+
+--- A transport that answers from a function and records every request.
+-- `serve(req, n)` returns status, headers, body (or nil, msg, err).
+function helpers.recording(serve)
+  local log = {}
+  local function transport(req)
+    log[#log + 1] = req
+    return serve(req, #log)
+  end
+  return transport, log
+end
+
+local function json_string(s) return '"' .. s:gsub('[%c"\\]', function(c)
+  return string.format("\\u%04x", c:byte())
+end) .. '"' end
+
+--- An in-memory ComplyCube list endpoint over `items` (newest first).
+-- `items` is an array of ids; `state.insert(k)` prepends k new sessions.
+function helpers.fake_complycube(n)
+  local ids = {}
+  for i = n, 1, -1 do ids[#ids + 1] = string.format("%024x", i) end
+  local state = { ids = ids, next_id = n + 1 }
+  function state.insert(k)
+    for _ = 1, k do
+      table.insert(ids, 1, string.format("%024x", state.next_id))
+      state.next_id = state.next_id + 1
+    end
+  end
+  function state.serve(req)
+    local q = helpers.query_of(req.url)
+    local page, size = tonumber(q.page), tonumber(q.pageSize)
+    local parts = {}
+    for i = (page - 1) * size + 1, math.min(page * size, #ids) do
+      parts[#parts + 1] = '{"id":' .. json_string(ids[i]) .. ',"status":"complete","outcome":"clear",'
+        .. '"createdAt":"2025-01-01T00:00:00.000Z","workflowVersion":1}'
+    end
+    local pages = math.ceil(#ids / size)
+    return 200, {}, string.format('{"page":%d,"pageSize":%d,"totalItems":%d,"pages":%d,"items":[%s]}',
+      page, size, #ids, pages, table.concat(parts, ","))
+  end
+  return state
+end
+
+--- An in-memory Extend list endpoint with opaque tokens (the offset, disguised).
+function helpers.fake_extend(n, opts)
+  opts = opts or {}
+  local state = {}
+  function state.serve(req)
+    local q = helpers.query_of(req.url)
+    local size = tonumber(q.maxPageSize)
+    local from = q.nextPageToken and tonumber(q.nextPageToken:match("^tok(%d+)$") or "0") or 0
+    local parts = {}
+    for i = from + 1, math.min(from + size, n) do
+      parts[#parts + 1] = string.format('{"object":"workflow_run","id":"workflow_run_%d","status":"PROCESSED",'
+        .. '"createdAt":"2025-01-01T00:00:00Z"}', i)
+    end
+    local next_tok = from + size < n and ("tok" .. (from + size)) or nil
+    if opts.repeat_token then next_tok = "tokloop" end
+    local legacy = req.headers["x-extend-api-version"] == "2025-04-21"
+    local body = legacy and '{"success":true,"workflowRuns":[' or '{"object":"list","data":['
+    body = body .. table.concat(parts, ",") .. "]"
+    if next_tok then body = body .. ',"nextPageToken":"' .. next_tok .. '"' end
+    return 200, {}, body .. "}"
+  end
+  return state
+end
+
+--- Ids of an iterator or pager, in order.
+function helpers.ids(iter)
+  local out = {}
+  for s in iter do out[#out + 1] = s.id end
+  return out
+end
+
+--- True when the array has no repeated value.
+function helpers.unique(list)
+  local seen = {}
+  for _, v in ipairs(list) do
+    if seen[v] then return false end
+    seen[v] = true
+  end
+  return true
+end
+
+--- Start the sandbox (nginx on loopback) for a spec file.
+function helpers.sandbox(opts)
+  return require("wfsession.sandbox").start(opts)
+end
+
+--- A client of `provider` wired to a running sandbox; `extra` overrides options.
+function helpers.client(sb, provider, extra)
+  local wfs = require "wfsession"
+  local p = sb[provider]
+  local o = { provider = provider, base_url = p.base_url, timeout = 10 }
+  if provider == "idnow" then
+    o.client_id, o.client_secret = p.client_id, p.client_secret
+    o.flow_id, o.environment, o.auth_url = p.flow_id, p.environment, p.auth_url
+  else
+    o.api_key = p.api_key
+  end
+  for k, v in pairs(extra or {}) do
+    if v == helpers.NONE then o[k] = nil else o[k] = v end
+  end
+  return wfs.new(o)
+end
+
+--- Marker to remove an option in helpers.client's `extra`.
+helpers.NONE = setmetatable({}, { __tostring = function() return "NONE" end })
+
+return helpers
