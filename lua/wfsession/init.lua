@@ -218,7 +218,7 @@ function Client:_exchange(build, handle)
     result, msg, err = handle(status, headers, body)
     if result == nil then
       err.method, err.url = req.method, req.url
-      err.retry_after = retry.server_wait(headers, self.clock())
+      err.retry_after = retry.server_wait(headers, self.clock(), status)
       return fail(self, msg, err)
     end
     return result
