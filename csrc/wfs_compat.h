@@ -9,6 +9,11 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+/* LUAJIT_VERSION lives in luajit.h; LuaJIT's luaconf.h marks itself with LUA_LJDIR. */
+#if defined(LUA_LJDIR) && !defined(LUAJIT_VERSION)
+#include <luajit.h>
+#endif
+
 #if LUA_VERSION_NUM < 502
 /* LuaJIT 2.1 already has luaL_setfuncs/luaL_newlib/luaL_testudata; PUC 5.1 has not. */
 #if !defined(LUAJIT_VERSION)

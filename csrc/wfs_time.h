@@ -9,4 +9,7 @@
 /* Parse `s` (not NUL-terminated); on success store epoch seconds in *out and return 1, else 0. */
 int wfs_time_parse(const char *s, size_t len, double *out);
 
+/* The same; also sets *hasfrac (may be NULL) when `s` has a fraction of a second. */
+int wfs_time_parsex(const char *s, size_t len, double *out, int *hasfrac);
+
 #endif

@@ -409,7 +409,7 @@ local function compile(cs, order)
     if lo or hi then
       tests[#tests + 1] = function(s)
         local v = s[at]
-        local t = v and core.time(v)
+        local t = type(v) == "string" and core.time(v) or nil
         return t ~= nil and (lo == nil or t > lo) and (hi == nil or t < hi)
       end
       if order and order.field == at then
@@ -422,7 +422,7 @@ local function compile(cs, order)
   return function(s)
     if stop_field then
       local v = s[stop_field]
-      local t = v and core.time(v)
+      local t = type(v) == "string" and core.time(v) or nil
       if t and ((stop_desc and t <= stop_at) or (not stop_desc and t >= stop_at)) then return STOP end
     end
     for i = 1, #tests do
