@@ -30,8 +30,10 @@ SRCS = $(wildcard csrc/*.c)
 OBJS = $(SRCS:.c=.o)
 CORE = wfsession/core.so
 BUSTED = $(LUA) /usr/bin/busted
+# Run in-tree: the Lua layer from lua/, the core from ./wfsession/core.so.
+INTREE = LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./?.so;;"
 
-.PHONY: all deps test demo install clean lint
+.PHONY: all deps test demo bench install clean lint
 
 all: $(CORE)
 
@@ -52,10 +54,13 @@ test: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	$(LUA) examples/demo.lua
+	$(INTREE) $(LUA) examples/demo.lua
+
+bench: all
+	$(INTREE) $(LUA) bench/rss.lua
 
 lint:
-	luacheck lua spec examples bin
+	luacheck lua spec examples bench bin
 
 install: $(CORE)
 	$(INSTALL) -d $(DESTDIR)$(LUA_CMOD)/wfsession $(DESTDIR)$(LUA_LMOD)/wfsession $(DESTDIR)$(BINDIR)

@@ -54,7 +54,7 @@ end
 
 local function check_positive(t, name)
   local v = t[name]
-  if v ~= nil and (type(v) ~= "number" or not (v > 0) or v == math.huge) then
+  if v ~= nil and (type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge) then
     argerror(name, "must be a positive number of seconds")
   end
 end
