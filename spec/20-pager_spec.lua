@@ -151,6 +151,37 @@ describe("pager paging", function()
   end)
 end)
 
+describe("pages", function()
+  it("yields arrays of sessions with number, total and cursor", function()
+    local fake = helpers.fake_complycube(25)
+    local t, log = helpers.recording(fake.serve)
+    local numbers, sizes, seen = {}, {}, {}
+    for page in cc_client(t):pages{ page_size = 10 } do
+      numbers[#numbers + 1] = page.number
+      sizes[#sizes + 1] = #page
+      assert.equal(25, page.total)
+      for _, s in ipairs(page) do seen[#seen + 1] = s.id end
+      if page.number < 3 then assert.is_string(page.cursor) else assert.is_nil(page.cursor) end
+    end
+    assert.same({ 1, 2, 3 }, numbers)
+    assert.same({ 10, 10, 5 }, sizes)
+    assert.equal(3, #log)
+    assert.is_true(helpers.unique(seen))
+  end)
+
+  it("cuts the last page at max_items and resumes from a page cursor", function()
+    local fake = helpers.fake_complycube(25)
+    local it, _, _, pager = cc_client(fake.serve):pages{ page_size = 10, max_items = 15 }
+    local first, second = it(), it()
+    assert.equal(10, #first)
+    assert.equal(5, #second)
+    assert.is_nil(it())
+    local rest = helpers.ids(cc_client(fake.serve):sessions{ cursor = pager:cursor() })
+    assert.equal(10, #rest)
+    assert.equal(string.format("%024x", 10), rest[1])
+  end)
+end)
+
 describe("cursors", function()
   local fake = helpers.fake_complycube(57)
   local all = helpers.ids(cc_client(fake.serve):sessions{ page_size = 10 })

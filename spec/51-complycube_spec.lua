@@ -57,6 +57,50 @@ describe("complycube", function()
   end)
 end)
 
+describe("client helpers", function()
+  local sb
+  setup(function() sb = helpers.sandbox{ sessions = 50, seed = 9 } end)
+  teardown(function() if sb then sb:stop() end end)
+
+  it("reads sessions by id, in order, with not_found for unknown ids", function()
+    local c = helpers.client(sb, "complycube")
+    local ids = helpers.ids(c:sessions{ max_items = 3 })
+    ids[4] = "0000000000000000deadbeef"
+    local got = {}
+    for id, s, _, err in c:sessions_by_id(ids, { concurrency = 2 }) do
+      got[#got + 1] = s and s.id or err.kind
+      assert.is_string(id)
+    end
+    assert.same({ ids[1], ids[2], ids[3], "not_found" }, got)
+    assert.has_error(function() c:sessions_by_id({ "a", 3 }) end)
+  end)
+
+  it("waits for a terminal status, or times out with kind timeout", function()
+    local c = helpers.client(sb, "complycube")
+    local done = c:sessions{ status = "completed" }:next()
+    local s = assert(c:wait(done.id, { timeout = 5, interval = 0.05 }))
+    assert.equal(done.id, s.id)
+    local running = c:sessions{ status = "running" }:next()
+    local none, msg, err = c:wait(running.id, { timeout = 0.2, interval = 0.05 })
+    assert.is_nil(none)
+    assert.equal("timeout", err.kind)
+    assert.matches("not terminal", msg)
+  end)
+
+  it("exposes retry and time", function()
+    local calls = 0
+    local v = wfs.retry(function()
+      calls = calls + 1
+      if calls < 3 then return nil, "flaky", { kind = "network", retryable = true } end
+      return "ok"
+    end, { max_retries = 2, sleep = function() end })
+    assert.equal("ok", v)
+    assert.equal(3, calls)
+    assert.equal(1736245800, wfs.time("2025-01-07T10:30:00Z"))
+    assert.is_nil((wfs.time("2025-13-01T00:00:00Z")))
+  end)
+end)
+
 describe("wfs.new", function()
   local function new(o) return function() return wfs.new(o) end end
 

@@ -535,7 +535,9 @@ function methods:next_page()
       page.number, page.total, page.cursor = self._core:pages(), self.total, self:cursor()
       return page
     end
-    if self._finished or self._empty or self._core:done() or (self._max and self._yielded >= self._max) then
+    -- max_items keeps the cursor (the listing can go on); the end clears it
+    if self._max and self._yielded >= self._max then break end
+    if self._finished or self._empty or self._core:done() then
       self._finished = true
       break
     end
