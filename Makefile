@@ -60,7 +60,7 @@ bench: all
 	$(INTREE) $(LUA) bench/rss.lua
 
 lint:
-	luacheck lua spec examples bench bin
+	luacheck lua spec examples bench bin/wfsession-sandbox
 
 install: $(CORE)
 	$(INSTALL) -d $(DESTDIR)$(LUA_CMOD)/wfsession $(DESTDIR)$(LUA_LMOD)/wfsession $(DESTDIR)$(BINDIR)
