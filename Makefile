@@ -71,3 +71,4 @@ install: $(CORE)
 clean:
 	rm -f csrc/*.o $(CORE)
 	rm -rf wfsession
+include mk/quality.mk

@@ -3,7 +3,7 @@
 # Only what is missing is installed; nothing happens when all are present.
 set -eu
 PKGS="lua5.4 liblua5.4-dev lua-cjson libcurl4-openssl-dev lua-busted nginx-light
-libnginx-mod-http-lua lua-check curl openssl pkg-config make gcc ${EXTRA_PKGS:-}"
+libnginx-mod-http-lua lua-check curl openssl valgrind pkg-config make gcc ${EXTRA_PKGS:-}"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

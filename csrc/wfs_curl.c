@@ -471,7 +471,8 @@ static void build_headers (lua_State *L, Easy *e, int idx, int is_post) {
 ** to the header they continue with one space.
 */
 static void push_headers (lua_State *L, const Buf *b) {
-  const char *p = b->p, *end = b->p + b->len;
+  /* no header bytes at all leaves b->p NULL, and NULL + 0 is not defined in C */
+  const char *p = b->p, *end = b->p ? b->p + b->len : NULL;
   int t;
   lua_newtable(L);
   t = lua_gettop(L);

@@ -358,6 +358,9 @@ static void resume_from(lua_State *L, wfs_pager *p, int uv) {
   lua_pop(L, 1);
   if (is_cursor_provider(p)) {
     lua_getfield(L, c, "t");
+    /* a token is a string: anything else (1e999 decodes to inf) breaks cursor() later */
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "cursor is not a wfsession cursor or is damaged");
     if (!lua_isnil(L, -1)) {
       lua_pushvalue(L, -1);
       lua_rawseti(L, uv, UV_PAGE_TOKEN);
@@ -462,6 +465,9 @@ static int l_request(lua_State *L) {
     return 1;
   }
   lua_settop(L, 1);
+  /* The used-up page is garbage now: let it go before the next one is decoded. */
+  lua_pushnil(L);
+  uv_set(L, UV_ITEMS);
   lua_createtable(L, 0, 4);                 /* 2: request */
   lua_pushliteral(L, "GET");
   lua_setfield(L, 2, "method");
@@ -500,15 +506,24 @@ static int l_request(lua_State *L) {
     size_t vlen;
     const char *name, *value;
     lua_rawgeti(L, 4, i);
-    lua_rawgeti(L, -1, 1);
-    lua_rawgeti(L, -2, 2);
-    name = lua_tostring(L, -2);
-    value = lua_tolstring(L, -1, &vlen);
-    if (name == NULL || value == NULL) {
+    if (lua_istable(L, -1)) {  /* lua_rawgeti on anything else is undefined */
+      lua_rawgeti(L, -1, 1);
+      lua_rawgeti(L, -2, 2);
+    } else {
+      lua_pushnil(L);
+      lua_pushnil(L);
+    }
+    /*
+    ** Strings only: lua_tolstring would turn a number into a new string
+    ** that only this stack slot keeps, and it is popped before use.
+    */
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
       lua_pop(L, 3);
       luaL_pushresult(&b);
       return luaL_error(L, "pager config: params[%d] must be {name, value} strings", i);
     }
+    name = lua_tostring(L, -2);
+    value = lua_tolstring(L, -1, &vlen);
     /* The pair stays referenced by the params table, so the strings outlive the pops. */
     lua_pop(L, 3);
     add_param(&b, &first, name, value, vlen);
@@ -718,8 +733,9 @@ static int feed_cursor(lua_State *L, wfs_pager *p, int body) {
 ** @tparam table headers response headers (lower-case names)
 ** @tparam string body response body
 ** @treturn integer how many sessions the page added (0 is not the end: ask `request()`)
-** @return nil, msg, err on an HTTP error, an undecodable body or a protocol fault;
-**   the pager is unchanged, so the same request can be retried
+** @return nil, msg, err on an HTTP error or an undecodable body (the pager is
+**   unchanged, so the same request can be retried), or on a protocol fault
+**   (the listing cannot go on)
 */
 static int l_feed(lua_State *L) {
   wfs_pager *p = check_pager(L, 1);
@@ -794,6 +810,11 @@ static int l_pop(lua_State *L) {
   if (!lua_istable(L, items)) return 0;
   while (p->item_idx <= p->item_count) {
     lua_rawgeti(L, items, (int)p->item_idx++);
+    /* Only page-number listings drift; an Extend listing keeps no ids at all. */
+    if (is_cursor_provider(p)) {
+      wfs_session_push(L, p->provider, -1);
+      return 1;
+    }
     push_item_id(L, p);
     if (!lua_isnil(L, -1)) {
       if (lua_istable(L, prev)) {

@@ -332,3 +332,88 @@ describe("core pager", function()
     assert.has_error(function() p:request() end, "attempt to use a closed wfsession.pager")
   end)
 end)
+
+describe("core pager params (memory-safety regressions)", function()
+  local function pager_with(params)
+    return core.pager{ provider = "extend", url = "http://127.0.0.1/x", page_size = 5,
+                       query = "|extend", params = params }
+  end
+
+  it("sends string params escaped", function()
+    local p = pager_with{ { "status", "a b&c" } }
+    assert.equal("http://127.0.0.1/x?status=a%20b%26c&maxPageSize=5", p:request().url)
+  end)
+
+  -- a number was converted to a string that only a popped stack slot kept:
+  -- the garbage collector could free it before it was copied (use after free)
+  it("rejects a number param instead of reading a collected string", function()
+    local params = {}
+    for i = 1, 200 do params[i] = { "k" .. i, i + 0.5 } end
+    local p = pager_with(params)
+    assert.has_error(function() p:request() end,
+      "pager config: params[1] must be {name, value} strings")
+    assert.has_error(function() pager_with({ { 7, "x" } }):request() end,
+      "pager config: params[1] must be {name, value} strings")
+  end)
+
+  -- lua_rawgeti on a params entry that is not a table crashed the process
+  it("rejects a params entry that is not a {name, value} table", function()
+    for _, bad in ipairs{ "status", 42, true } do
+      local p = pager_with{ { "ok", "1" }, bad }
+      assert.has_error(function() p:request() end,
+        "pager config: params[2] must be {name, value} strings")
+    end
+  end)
+end)
+
+describe("core pager forged cursors", function()
+  -- a cursor is base64url(JSON) "." fnv1a-32(JSON): anyone can make one
+  local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+  -- arithmetic only (no 5.3 bit operators), so the file still loads on 5.1/LuaJIT
+  local function xor8(a, b)
+    local r, bit = 0, 1
+    for _ = 1, 8 do
+      if a % 2 ~= b % 2 then r = r + bit end
+      a, b, bit = math.floor(a / 2), math.floor(b / 2), bit * 2
+    end
+    return r
+  end
+  local function forge(json)
+    local out = {}
+    for i = 1, #json, 3 do
+      local a, b, c = json:byte(i, i + 2)
+      local v = a * 65536 + (b or 0) * 256 + (c or 0)
+      for k = 1, 2 + (b and 1 or 0) + (c and 1 or 0) do
+        local idx = math.floor(v / 2 ^ (18 - 6 * (k - 1))) % 64
+        out[#out + 1] = B64:sub(idx + 1, idx + 1)
+      end
+    end
+    local h = 2166136261
+    for i = 1, #json do
+      local low = h % 256
+      h = h - low + xor8(low, json:byte(i))
+      h = ((h % 256) * 16777216 + h * 403) % 4294967296  -- h * 16777619 mod 2^32, exactly
+    end
+    return table.concat(out) .. "." .. string.format("%08x", h)
+  end
+  local function extend_pager(cursor)
+    return core.pager{ provider = "extend", url = "http://127.0.0.1/x", page_size = 5,
+                       query = "|extend", cursor = cursor }
+  end
+
+  it("takes a well-formed one and gives it back", function()
+    local p = extend_pager(forge('{"v":1,"p":"extend","q":"|extend","t":"tok","o":2}'))
+    assert.equal("http://127.0.0.1/x?maxPageSize=5&nextPageToken=tok", p:request().url)
+    assert.is_string(p:cursor())
+  end)
+
+  -- `t` = 1e999 decoded to inf and was kept: cursor() then raised
+  -- "Cannot serialise number" from a pager that had been accepted
+  it("refuses a token that is not a string when the pager is made", function()
+    for _, t in ipairs{ "1e999", "42", "true", '{"a":1}', "[]" } do
+      local token = forge('{"v":1,"p":"extend","q":"|extend","t":' .. t .. ',"o":0}')
+      assert.has_error(function() extend_pager(token) end,
+        "cursor is not a wfsession cursor or is damaged")
+    end
+  end)
+end)

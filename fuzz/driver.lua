@@ -1,0 +1,287 @@
+-- fuzz/driver.lua: the Lua half of the libFuzzer harnesses (fuzz/fuzz_*.c).
+--
+-- Each function gets one fuzzer input and drives wfsession.core with it. A
+-- raise that escapes a function is a finding: the C harness aborts, so that
+-- libFuzzer keeps the input. Calls that may raise by contract (creating a
+-- pager from a cursor the fuzzer made up) are wrapped in pcall here; a
+-- server's answer, a session's fields and a cursor the core itself made must
+-- never raise.
+
+local core = require "wfsession.core"
+
+local D = {}
+
+local PROVIDERS = { "complycube", "idnow", "extend" }
+local FIELDS = { "id", "workflow_id", "workflow_name", "workflow_version", "subject_id",
+                 "subject_name", "created_at", "updated_at", "started_at", "completed_at",
+                 "expires_at", "raw_status", "raw_outcome", "provider", "status", "outcome", "raw" }
+-- keys that read a normalized field or a method instead of raw[key]
+local SHADOWED = { is_terminal = true, checks = true, to_table = true, json = true }
+for _, k in ipairs(FIELDS) do SHADOWED[k] = true end
+local STATUS, OUTCOME = {}, {}
+for _, s in ipairs(core.STATUSES) do STATUS[s] = true end
+for _, s in ipairs(core.OUTCOMES) do OUTCOME[s] = true end
+
+local function fail(fmt, ...) error(string.format("invariant: " .. fmt, ...), 2) end
+
+--- Read everything a session offers; check what the contract promises.
+-- `light`: only the normalized fields and tostring (the pager harness, where
+-- the session harness has done the rest).
+local function exercise_session(s, provider, light)
+  for _, k in ipairs(FIELDS) do local _ = s[k] end
+  if s.provider ~= provider then fail("provider %s ~= %s", tostring(s.provider), provider) end
+  local st, oc = s.status, s.outcome
+  if st ~= nil and not STATUS[st] then fail("status %q", tostring(st)) end
+  if oc ~= nil and not OUTCOME[oc] then fail("outcome %q", tostring(oc)) end
+  if light then
+    if type(tostring(s)) ~= "string" then fail("tostring") end
+    return
+  end
+  local raw = s.raw
+  if type(raw) ~= "table" then fail("raw is a %s", type(raw)) end
+  -- any other key reads raw[key]
+  local seen = 0
+  for k, v in pairs(raw) do
+    seen = seen + 1
+    if seen > 64 then break end
+    if not SHADOWED[k] and s[k] ~= v then fail("s[%q] is not raw[%q]", tostring(k), tostring(k)) end
+  end
+  local _, _, _ = s[1], s[true], s[0.5]
+  local str = tostring(s)
+  if type(str) ~= "string" or not str:find("^wfsession%.session: ") then fail("tostring %q", tostring(str)) end
+  local t = s:to_table()
+  for _, k in ipairs(FIELDS) do
+    if t[k] ~= s[k] then fail("to_table().%s differs", k) end
+  end
+  local checks = s:checks()
+  if type(checks) ~= "table" then fail("checks") end
+  for i = 1, #checks do if checks[i] == nil then fail("checks has a hole") end end
+  local j, msg = s:json()
+  if j ~= nil then
+    if type(j) ~= "string" then fail("json type") end
+    local back, why = core.decode(j)
+    if back == nil and j ~= "null" then fail("json does not decode: %s", tostring(why)) end
+  elseif type(msg) ~= "string" then
+    fail("json failed without a message")
+  end
+  if type(s:is_terminal()) ~= "boolean" then fail("is_terminal") end
+  if pcall(function() s.id = 1 end) then fail("a session accepted an assignment") end
+end
+
+--- (a) the decoded value and the sessions the C side made from it.
+-- `v` is what wfs_json_decode gave; `...` are sessions, one per provider.
+function D.session(v, ...)
+  for i = 1, select("#", ...) do
+    exercise_session((select(i, ...)), PROVIDERS[i])
+  end
+  -- the same text through the Lua API, then an encode/decode round trip
+  local enc, msg = core.encode(v)
+  if enc == nil then
+    if type(msg) ~= "string" then fail("encode failed without a message") end
+  else
+    local back, why = core.decode(enc)
+    if back == nil and enc ~= "null" then fail("encode gave text decode refuses: %s", tostring(why)) end
+  end
+  if type(v) ~= "table" then return end
+  -- list envelopes: every element that is an object becomes a session too
+  for _, key in ipairs{ "items", "content", "data", "workflowRuns", "allRelatedChecks", "stepRuns" } do
+    local a = rawget(v, key)
+    if type(a) == "table" then
+      for i = 1, math.min(#a, 16) do
+        local e = rawget(a, i)
+        if type(e) == "table" then
+          for _, p in ipairs(PROVIDERS) do exercise_session(core.session(p, e), p) end
+        end
+      end
+    end
+  end
+  for _, p in ipairs(PROVIDERS) do
+    local st, oc = core.normalize(p, type(v.status) == "string" and v.status or nil,
+                                  type(v.outcome) == "string" and v.outcome or nil)
+    if st ~= nil and not STATUS[st] then fail("normalize status") end
+    if oc ~= nil and not OUTCOME[oc] then fail("normalize outcome") end
+  end
+end
+
+-- ----------------------------------------------------------------------
+-- Pager
+-- ----------------------------------------------------------------------
+
+local VARIANTS = {
+  { provider = "complycube", drift = true },
+  { provider = "complycube" },
+  { provider = "idnow" },                -- page base learnt from the first page
+  { provider = "idnow", page_base = 0 },
+  { provider = "idnow", page_base = 1, drift = true },
+  { provider = "extend" },
+  { provider = "extend", legacy = true },
+}
+local SIZES = { 1, 2, 3, 5, 10, 100 }
+local MAX_PAGES = 8
+local SEP = "\30"  -- ASCII RS: splits one input into successive page bodies
+
+local function config(variant, size, cursor)
+  local cfg = { url = "https://127.0.0.1/v1/list", query = "status=x|scope",
+                page_size = size, params = { { "sortBy", "createdAt" } },
+                headers = { Accept = "application/json" }, timeout = 5, cursor = cursor }
+  for k, v in pairs(variant) do cfg[k] = v end
+  return cfg
+end
+
+local function split(input)
+  local pieces, pos = {}, 1
+  while #pieces < MAX_PAGES do
+    local at = input:find(SEP, pos, true)
+    if not at then pieces[#pieces + 1] = input:sub(pos); break end
+    pieces[#pieces + 1] = input:sub(pos, at - 1)
+    pos = at + 1
+  end
+  return pieces
+end
+
+-- A cursor the core made must decode and must resume without raising.
+local function check_cursor(variant, size, cur)
+  if cur == nil then return end
+  if type(cur) ~= "string" then fail("cursor is a %s", type(cur)) end
+  local info, msg = core.cursor_decode(cur)
+  if not info then fail("own cursor does not decode: %s", tostring(msg)) end
+  if info.provider ~= variant.provider then fail("cursor provider %s", tostring(info.provider)) end
+  local q = core.pager(config(variant, size, cur))
+  local req = q:request()
+  if req ~= nil and type(req.url) ~= "string" then fail("resumed request has no url") end
+  q:close()
+end
+
+local function drain(p, variant, size, budget)
+  local n = 0
+  while true do
+    local s = p:pop()
+    if s == nil then break end
+    n = n + 1
+    if n > budget then fail("pop handed out more than the page held") end
+    exercise_session(s, variant.provider, true)
+    if n == 1 then check_cursor(variant, size, p:cursor()) end  -- mid-page cursor
+  end
+  return n
+end
+
+--- Feed the pieces of `input` to one pager, page after page.
+local function run_pager(variant, size, pieces)
+  local p = core.pager(config(variant, size))
+  for _, body in ipairs(pieces) do
+    local want = (body:byte(1) or 0) % 7  -- 0: no hint
+    local req = p:request(want > 0 and want or nil)
+    if req == nil then
+      if not p:done() then fail("request() is nil but done() is false") end
+      break
+    end
+    if type(req.url) ~= "string" or req.method ~= "GET" or type(req.headers) ~= "table" then
+      fail("bad request table")
+    end
+    -- a leading TAB or CR (JSON whitespace) turns the page into an error answer
+    local lead = body:byte(1)
+    local status = lead == 9 and 503 or lead == 13 and 404 or 200
+    local n, msg, err = p:feed(status, { ["x-request-id"] = "rid" }, body)
+    if n == nil then
+      if type(msg) ~= "string" or type(err) ~= "table" or type(err.kind) ~= "string" then
+        fail("feed failed without msg, err")
+      end
+      if #msg > 300 or msg:find("[%c]") then fail("feed message %q", msg) end
+    else
+      if math.type(n) ~= "integer" or n < 0 then fail("feed returned %s", tostring(n)) end
+      local got = drain(p, variant, size, n)
+      if got > n then fail("popped %d of %d", got, n) end
+    end
+    local _, _, _, _ = p:total(), p:done(), p:pages(), tostring(p)
+    check_cursor(variant, size, p:cursor())
+  end
+  p:close()
+  p:close()
+  if pcall(p.request, p) then fail("a closed pager answered request()") end
+end
+
+--- (b) one input, split on RS into successive pages, through every pager variant.
+function D.pager(input)
+  local pieces = split(input)
+  local size = SIZES[(input:byte(-1) or 0) % #SIZES + 1]
+  for _, variant in ipairs(VARIANTS) do run_pager(variant, size, pieces) end
+  local info, msg = core.cursor_decode(input)
+  if info == nil and type(msg) ~= "string" then fail("cursor_decode without a message") end
+end
+
+-- ----------------------------------------------------------------------
+-- Cursors
+-- ----------------------------------------------------------------------
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+local function b64url(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local v = a * 65536 + (b or 0) * 256 + (c or 0)
+    local chars = 2 + (b and 1 or 0) + (c and 1 or 0)
+    for k = 1, chars do
+      local idx = (v >> (18 - 6 * (k - 1))) & 63
+      out[#out + 1] = B64:sub(idx + 1, idx + 1)
+    end
+  end
+  return table.concat(out)
+end
+
+local function fnv1a(s)
+  local h = 2166136261
+  for i = 1, #s do h = ((h ~ s:byte(i)) * 16777619) & 0xffffffff end
+  return h
+end
+
+local PAGES = {
+  complycube = '{"page":%d,"pages":9,"totalItems":40,"items":[{"id":"a"},{"id":"b"},{"id":"c"}]}',
+  idnow = '{"content":[{"sessionId":"a"},{"sessionId":"b"}],"page":{"number":%d,"totalPages":9,"totalElements":40}}',
+  extend = '{"data":[{"id":"a"},{"id":"b"}],"nextPageToken":"t%d"}',
+}
+
+--- (b') a cursor made up by the fuzzer, as given and with a valid checksum.
+function D.cursor(input)
+  local info, msg = core.cursor_decode(input)
+  if info == nil and type(msg) ~= "string" then fail("cursor_decode without a message") end
+  local token = b64url(input) .. "." .. string.format("%08x", fnv1a(input))
+  info = core.cursor_decode(token)
+  for _, variant in ipairs(VARIANTS) do
+    local ok, p = pcall(core.pager, config(variant, 3, token))
+    if ok then
+      if not info then fail("a pager took a cursor cursor_decode refuses") end
+      -- what a pager took must come back out, before and after any request
+      check_cursor(variant, 3, p:cursor())
+      for page = 1, 3 do
+        local req = p:request()
+        if req == nil then break end
+        check_cursor(variant, 3, p:cursor())
+        local n = p:feed(200, {}, PAGES[variant.provider]:format(page))
+        if n then drain(p, variant, 3, n) end
+        check_cursor(variant, 3, p:cursor())
+      end
+      p:close()
+    elseif type(p) ~= "string" then
+      fail("core.pager raised a %s", type(p))
+    end
+  end
+end
+
+-- ----------------------------------------------------------------------
+-- Time
+-- ----------------------------------------------------------------------
+
+--- (c) core.time on the input; `t` is what wfs_time_parse gave in C (or nil).
+function D.time(input, t)
+  local v, msg = core.time(input)
+  if (v == nil) ~= (t == nil) then fail("core.time and wfs_time_parse disagree on %q", input) end
+  if v == nil then
+    if type(msg) ~= "string" or #msg > 120 or msg:find("[%c]") then fail("time message %q", tostring(msg)) end
+    return
+  end
+  if v ~= t then fail("core.time %s ~= wfs_time_parse %s", tostring(v), tostring(t)) end
+  if not input:find(".", 1, true) and math.type(v) ~= "integer" then fail("no fraction but a float") end
+end
+
+return D
