@@ -87,14 +87,4 @@ static int run(lua_State *L) {
   return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  lua_State *L = wfz_state();
-  wfz_input in;
-  in.data = data;
-  in.size = size;
-  wfz_run(L, run, &in);
-  wfz_done(L);
-  return 0;
-}
+WFZ_ENTRY(run)

@@ -140,3 +140,13 @@ void wfz_done(lua_State *L) {
   if (!wfz_stress)
     lua_gc(L, LUA_GCCOLLECT, 0);
 }
+
+int wfz_one(lua_CFunction f, const uint8_t *data, size_t size) {
+  lua_State *L = wfz_state();
+  wfz_input in;
+  in.data = data;
+  in.size = size;
+  wfz_run(L, f, &in);
+  wfz_done(L);
+  return 0;
+}

@@ -29,6 +29,16 @@ void wfz_pushdriver(lua_State *L, const char *name);
 /* Call once per input, after the work: collects garbage now and then. */
 void wfz_done(lua_State *L);
 
+/* Run `f` on one input in the shared state: the whole body of an entry point. */
+int wfz_one(lua_CFunction f, const uint8_t *data, size_t size);
+
+/* A harness's libFuzzer entry point, given its `run` function. */
+#define WFZ_ENTRY(f)                                                  \
+  int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);       \
+  int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {      \
+    return wfz_one(f, data, size);                                    \
+  }
+
 /* The input of the current run, for the C functions passed to wfz_run. */
 typedef struct wfz_input {
   const uint8_t *data;
