@@ -443,7 +443,7 @@ function Pager.__index(self, k)
   if k == "total" then
     local c = rawget(self, "_core")
     if c then return c:total() end
-    return rawget(self, "_total")
+    return rawget(self, "_total") or nil
   end
   return methods[k]
 end
@@ -465,7 +465,7 @@ function Pager.__close(self) methods.close(self) end
 --- Fetch the next page into the C pager.
 local function fetch(self)
   local c, client = self._core, self._client
-  local want = (self._match == nil and self._max) and (self._max - self._yielded) or nil
+  local want = (not self._match and self._max) and (self._max - self._yielded) or nil
   local n, msg, err = client:_exchange(function() return c:request(want) end,
                                        function(st, h, b) return c:feed(st, h, b) end)
   if n == nil then
@@ -482,7 +482,7 @@ local function advance(self, page_only)
     if self._max and self._yielded >= self._max then return nil end
     local s = c:pop()
     if s ~= nil then
-      local verdict = self._match == nil or self._match(s)
+      local verdict = not self._match or self._match(s)
       if verdict == true then
         self._yielded = self._yielded + 1
         return s
@@ -554,14 +554,14 @@ function methods:cursor()
 end
 
 --- The structured error that ended the listing, if any.
-function methods:err() return self._err end
+function methods:err() return self._err or nil end
 
 --- Release the pager; idempotent. A `break` out of a generic `for` does this on 5.4.
 function methods:close()
   local c = rawget(self, "_core")
   if c then
     self._total = c:total()
-    self._core = nil
+    self._core = false
     c:close()
   end
   self._closed = true
@@ -592,9 +592,11 @@ function Client:sessions(query)
     page_size = q.page_size or self.page_size, query = canonical(q) .. "|" .. self.scope,
     legacy = plan.legacy, drift = plan.drift, page_base = plan.page_base, cursor = q.cursor,
   }
+  -- every field is present (false, not nil): the loop's lookups never reach __index
   local pager = setmetatable({
-    _client = self, _core = c, _match = compile(plan.client, plan.order),
-    _max = q.max_items, _yielded = 0, _empty = plan.empty,
+    _client = self, _core = c, _match = compile(plan.client, plan.order) or false,
+    _max = q.max_items or false, _yielded = 0, _empty = plan.empty or false,
+    _finished = false, _closed = false, _err = false, _msg = false, _total = false,
   }, Pager)
   return pager, nil, nil, pager
 end
