@@ -1,31 +1,5 @@
 -- luacheck: std +busted
 
---[[
-** The date bounds go through wfsession.core's time(). When the core is not
-** built (or predates time()), a minimal stand-in that knows the UTC forms
-** used below takes its place for this file only (busted insulates
-** package.loaded per file).
-]]
-local have_core, core = pcall(require, "wfsession.core")
-if not (have_core and type(core) == "table" and type(core.time) == "function") then
-  local function days(y, m, d)
-    if m <= 2 then y = y - 1 end
-    local era = math.floor(y / 400)
-    local yoe = y - era * 400
-    local doy = math.floor((153 * ((m + 9) % 12) + 2) / 5) + d - 1
-    return era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
-  end
-  package.loaded["wfsession.core"] = { time = function(s)
-    local y, m, d, rest = s:match("^(%d%d%d%d)-(%d%d)-(%d%d)(.*)$")
-    if not y then return nil, "invalid timestamp" end
-    local t = days(tonumber(y), tonumber(m), tonumber(d)) * 86400
-    if rest == "" then return t end
-    local h, mi, sec, frac = rest:match("^T(%d%d):(%d%d):(%d%d)(%.?%d*)Z$")
-    if not h then return nil, "invalid timestamp" end
-    return t + h * 3600 + mi * 60 + sec + (tonumber("0" .. frac) or 0)
-  end }
-end
-
 local F = require "wfsession.filter"
 
 -- asserts that fn raises an error whose message contains `text`

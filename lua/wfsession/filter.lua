@@ -17,23 +17,16 @@
 --
 -- @module wfsession.filter
 
-local type, tostring, pairs, ipairs, error, pcall, require, rawget =
-      type, tostring, pairs, ipairs, error, pcall, require, rawget
-local getmetatable = getmetatable
-local math_floor, math_huge = math.floor, math.huge
+local util = require "wfsession.util"
+local is_callable = util.is_callable
+local is_finite = util.is_finite
+
+local type, tostring, pairs, ipairs, error, pcall, require =
+      type, tostring, pairs, ipairs, error, pcall, require
+local math_floor = math.floor
 local table_sort = table.sort
 
 local F = {}
-
-local function is_finite(x)
-  return type(x) == "number" and x == x and x > -math_huge and x < math_huge
-end
-
-local function is_callable(x)
-  if type(x) == "function" then return true end
-  local mt = getmetatable(x)
-  return type(mt) == "table" and rawget(mt, "__call") ~= nil
-end
 
 -- `x.next` when it is callable; a userdata without __index raises, so guard it
 local function next_method(x)

@@ -13,11 +13,14 @@
 --
 -- @module wfsession.retry
 
+local util = require "wfsession.util"
+local is_callable = util.is_callable
+local is_finite = util.is_finite
+
 local type, tonumber, tostring, select, pairs, error, rawget, pcall, require =
       type, tonumber, tostring, select, pairs, error, rawget, pcall, require
-local getmetatable = getmetatable
-local math_floor, math_min, math_max, math_huge, math_random =
-      math.floor, math.min, math.max, math.huge, math.random
+local math_floor, math_min, math_max, math_random =
+      math.floor, math.min, math.max, math.random
 local os_time = os.time
 local unpack = table.unpack or unpack
 
@@ -31,16 +34,6 @@ retry.DEFAULTS = { max_retries = 2, base = 0.5, cap = 20, retry_after_max = 60, 
 -- Values above this are clearly not a plausible delay (x-ratelimit-reset).
 local EPOCH_SECONDS_MIN = 1e9  -- 2001-09-09: every epoch timestamp in use is above it
 local EPOCH_MS_MIN = 1e12      -- the same instant in milliseconds
-
-local function is_finite(x)
-  return type(x) == "number" and x == x and x > -math_huge and x < math_huge
-end
-
-local function is_callable(x)
-  if type(x) == "function" then return true end
-  local mt = getmetatable(x)
-  return type(mt) == "table" and rawget(mt, "__call") ~= nil
-end
 
 local function describe(v)
   if type(v) == "number" then return tostring(v) end

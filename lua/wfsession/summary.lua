@@ -10,10 +10,13 @@
 --
 -- @module wfsession.summary
 
+local util = require "wfsession.util"
+local is_callable = util.is_callable
+
 local F = require "wfsession.filter"
 
-local type, tostring, pairs, ipairs, next, error, pcall, setmetatable, rawget, getmetatable =
-      type, tostring, pairs, ipairs, next, error, pcall, setmetatable, rawget, getmetatable
+local type, tostring, pairs, ipairs, next, error, pcall, setmetatable =
+      type, tostring, pairs, ipairs, next, error, pcall, setmetatable
 local math_floor, math_ceil, math_huge = math.floor, math.ceil, math.huge
 local table_sort, table_concat = table.sort, table.concat
 local string_rep, string_format = string.rep, string.format
@@ -32,12 +35,6 @@ local MAXLABEL = 40      -- longest status/outcome label shown
 
 local Summary = { __name = "wfsession.summary" }
 Summary.__index = Summary
-
-local function is_callable(x)
-  if type(x) == "function" then return true end
-  local mt = getmetatable(x)
-  return type(mt) == "table" and rawget(mt, "__call") ~= nil
-end
 
 -- a field of an item read like a table; nil for items that cannot be indexed
 local function field(s, k)

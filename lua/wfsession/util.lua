@@ -46,6 +46,18 @@ function M.check_url(opts, name)
   if v:find("[?#]") then M.argerror(name, "must not have a query or fragment") end
 end
 
+--- True for a number that is neither NaN nor infinite.
+function M.is_finite(x)
+  return type(x) == "number" and x == x and x > -math.huge and x < math.huge
+end
+
+--- True for a function or a value whose metatable has __call.
+function M.is_callable(x)
+  if type(x) == "function" then return true end
+  local mt = getmetatable(x)
+  return type(mt) == "table" and rawget(mt, "__call") ~= nil
+end
+
 --- Percent-encode everything but RFC 3986 unreserved characters: an id is
 -- always exactly one path segment, whatever it holds.
 function M.escape(s)
