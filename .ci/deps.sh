@@ -1,9 +1,22 @@
 #!/bin/sh
 # Install the Debian packages wfsession needs to build, test and run its sandbox.
 # Only what is missing is installed; nothing happens when all are present.
+#
+# A minimal Debian 12 (debootstrap --variant=minbase, then only make) has the
+# Essential set: sh, coreutils (cat, mktemp, sleep, rm, date, timeout, readlink,
+# cut, printf), dpkg and apt. Everything else the code and the specs call is
+# here, by what needs it (`make fresh-check` proves the list complete):
+#   build        gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev
+#   run time     lua5.4 lua-cjson ca-certificates (libcurl's CA bundle: without it
+#                every HTTPS request to a real provider fails)
+#   sandbox      nginx-light libnginx-mod-http-lua, curl (its control requests),
+#                openssl (the TLS knob's certificate)
+#   tests        lua-busted, lua-check (make lint), valgrind (make check-memory)
 set -eu
-PKGS="lua5.4 liblua5.4-dev lua-cjson libcurl4-openssl-dev lua-busted nginx-light
-libnginx-mod-http-lua lua-check curl openssl valgrind pkg-config make gcc ${EXTRA_PKGS:-}"
+PKGS="gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev
+lua5.4 lua-cjson ca-certificates
+nginx-light libnginx-mod-http-lua curl openssl
+lua-busted lua-check valgrind ${EXTRA_PKGS:-}"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -155,7 +155,9 @@ describe("curl transport on loopback", function()
     local status, msg, err = strict{ method = "GET", url = url }
     assert.is_nil(status)
     assert.equals("tls", err.kind)
-    assert.equals(60, err.curl_code)  -- CURLE_PEER_FAILED_VERIFICATION
+    -- CURLE_PEER_FAILED_VERIFICATION, or CURLE_SSL_CACERT_BADFILE where the
+    -- system has no CA bundle: refused before any byte of the request either way
+    assert.is_true(err.curl_code == 60 or err.curl_code == 77, "curl code " .. tostring(err.curl_code))
     assert.matches("^tls: ", msg)
     assert.equals(200, (trusting{ method = "GET", url = url }))
     assert.equals(200, (blind{ method = "GET", url = url }))

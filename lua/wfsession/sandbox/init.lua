@@ -500,10 +500,26 @@ function Sandbox:fetch(path, opts)
   return tonumber(code), text
 end
 
+-- The children of `pid`, read from /proc (procps' pgrep is not on a minimal
+-- system): field 4 of /proc/<p>/stat is the parent, after the command name
+-- in parentheses, which may itself hold spaces and parentheses.
 local function child_pids(pid)
-  local out = capture("pgrep -P " .. pid .. " 2>/dev/null") or ""
+  local out = capture("cat /proc/[0-9]*/stat 2>/dev/null") or ""
   local pids = {}
-  for p in out:gmatch("%d+") do pids[#pids + 1] = p end
+  for line in out:gmatch("[^\n]+") do
+    local p, parent = line:match("^(%d+) %(.*%) %a (%d+)")
+    if parent == tostring(pid) then pids[#pids + 1] = p end
+  end
+  return pids
+end
+
+--- The pids of nginx: the master first, then its workers (empty once stopped).
+-- @function pids
+-- @treturn table array of pid strings
+function Sandbox:pids()
+  if self.stopped or not alive(self.pid) then return {} end
+  local pids = child_pids(self.pid)
+  table.insert(pids, 1, self.pid)
   return pids
 end
 
