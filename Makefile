@@ -33,7 +33,7 @@ BUSTED = $(LUA) /usr/bin/busted
 # Run in-tree: the Lua layer from lua/, the core from ./wfsession/core.so.
 INTREE = LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./?.so;;"
 
-.PHONY: all deps test demo bench install clean lint
+.PHONY: all deps test demo bench install clean lint fresh-check
 
 all: $(CORE)
 
@@ -58,6 +58,10 @@ demo: deps
 
 bench: all
 	$(INTREE) $(LUA) bench/rss.lua
+
+# make demo + make test on a minimal Debian 12 root (debootstrap + chroot; root or sudo).
+fresh-check:
+	bash tools/fresh-check.sh
 
 lint:
 	luacheck lua spec examples bench bin/wfsession-sandbox
