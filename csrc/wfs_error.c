@@ -415,5 +415,13 @@ static const luaL_Reg error_funcs[] = {
 
 
 void wfs_error_open(lua_State *L) {
+  const struct error_kinddef *k;
   luaL_setfuncs(L, error_funcs, 0);
+  /* RETRYABLE[kind]: whether failures of that kind are retried by default */
+  lua_createtable(L, 0, 12);
+  for (k = error_kinds; k->name != NULL; k++) {
+    lua_pushboolean(L, k->retryable);
+    lua_setfield(L, -2, k->name);
+  }
+  lua_setfield(L, -2, "RETRYABLE");
 }

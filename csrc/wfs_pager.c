@@ -892,6 +892,23 @@ static int l_tostring(lua_State *L) {
   return 1;
 }
 
+/*** Percent-encode everything but RFC 3986 unreserved characters: an id or
+** a query value is always exactly one path segment or value, whatever it
+** holds. The one encoder of the library (the Lua layer calls this too).
+** @function escape
+** @tparam string s
+** @treturn string
+*/
+static int l_escape(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  append_escaped(&b, s, len);
+  luaL_pushresult(&b);
+  return 1;
+}
+
 static const luaL_Reg pager_methods[] = {
   { "request", l_request }, { "feed", l_feed }, { "pop", l_pop },
   { "cursor", l_cursor }, { "total", l_total }, { "done", l_done },
@@ -916,4 +933,6 @@ void wfs_pager_open(lua_State *L) {
   lua_setfield(L, -2, "pager");
   lua_pushcfunction(L, l_cursor_decode);
   lua_setfield(L, -2, "cursor_decode");
+  lua_pushcfunction(L, l_escape);
+  lua_setfield(L, -2, "escape");
 }

@@ -297,6 +297,58 @@ function F.take(x, n)
   end
 end
 
+--- Returned by a query matcher when the listing can end: on a listing
+-- ordered by a date, a bound on that date was passed.
+F.STOP = setmetatable({}, { __tostring = function() return "wfsession.filter.STOP" end })
+
+--- The client-side part of a query as `match(s) -> true | false | STOP`.
+-- `cs` holds normalized query keys (`status`, `outcome`, `workflow_id`,
+-- `subject_id` by equality; `created_after`/`created_before`,
+-- `updated_after`/`updated_before` exclusive); `order` is the listing's
+-- order `{ field = "created_at"|"updated_at", desc = bool }` or nil. On a
+-- listing ordered by a date, a bound on that date ends the listing as soon
+-- as it is passed instead of scanning to the end.
+-- Used by the pager; not part of the public API.
+-- @function query_matcher
+-- @tparam table cs
+-- @tparam ?table order
+-- @treturn ?function nil when nothing is checked client-side
+function F.query_matcher(cs, order)
+  local tests = {}
+  for _, key in ipairs({ "status", "outcome", "workflow_id", "subject_id" }) do
+    local want = cs[key]
+    if want ~= nil then tests[#tests + 1] = function(s) return s[key] == want end end
+  end
+  local stop_field, stop_at, stop_desc
+  for _, name in ipairs({ "created", "updated" }) do
+    local after, before = cs[name .. "_after"], cs[name .. "_before"]
+    local at = name .. "_at"
+    local lo, hi = after and F.epoch(after), before and F.epoch(before)
+    if lo or hi then
+      tests[#tests + 1] = function(s)
+        local t = F.epoch(s[at])
+        return t ~= nil and (lo == nil or t > lo) and (hi == nil or t < hi)
+      end
+      if order and order.field == at then
+        if order.desc and lo then stop_field, stop_at, stop_desc = at, lo, true end
+        if not order.desc and hi then stop_field, stop_at, stop_desc = at, hi, false end
+      end
+    end
+  end
+  if #tests == 0 then return nil end
+  local STOP = F.STOP
+  return function(s)
+    if stop_field then
+      local t = F.epoch(s[stop_field])
+      if t and ((stop_desc and t <= stop_at) or (not stop_desc and t >= stop_at)) then return STOP end
+    end
+    for i = 1, #tests do
+      if not tests[i](s) then return false end
+    end
+    return true
+  end
+end
+
 --- All items of a source, in order.
 -- @function collect
 -- @param x a pager, an iterator function or an array
@@ -304,7 +356,11 @@ end
 function F.collect(x)
   local src = source(x, "collect")
   local out, n = {}, 0
-  for s in src do
+  -- a plain call, not a generic for: on Lua 5.1 a task of wfs.multi cannot
+  -- yield from inside a for iterator, and the pager yields while it waits
+  while true do
+    local s = src()
+    if s == nil then break end
     n = n + 1
     out[n] = s
   end

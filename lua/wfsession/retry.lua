@@ -17,8 +17,9 @@ local util = require "wfsession.util"
 local is_callable = util.is_callable
 local is_finite = util.is_finite
 
-local type, tonumber, tostring, select, pairs, error, rawget, pcall, require =
-      type, tonumber, tostring, select, pairs, error, rawget, pcall, require
+local type, tonumber, tostring, select, pairs, error, pcall, require =
+      type, tonumber, tostring, select, pairs, error, pcall, require
+local string_format = string.format
 local math_floor, math_min, math_max, math_random =
       math.floor, math.min, math.max, math.random
 local os_time = os.time
@@ -40,39 +41,10 @@ local function describe(v)
   return type(v)
 end
 
---[[
-** Host defaults, looked up on first use: requiring the C core when this
-** module loads would make the pure-Lua helpers fail wherever the core is
-** not built yet, and the host (OpenResty or not) is only known at run time.
-]]
-local core_cache
-local function core()
-  if core_cache == nil then
-    local ok, mod = pcall(require, "wfsession.core")
-    core_cache = ok and type(mod) == "table" and mod or false
-  end
-  return core_cache or nil
-end
-
-local function default_sleep(seconds)
-  -- inside OpenResty, ngx.sleep yields to the event loop instead of blocking the worker
-  local ngx = rawget(_G, "ngx")
-  if type(ngx) == "table" and type(ngx.sleep) == "function" then
-    return ngx.sleep(seconds)
-  end
-  local c = core()
-  if not (c and c.sleep) then
-    error("retry.sleep: no default sleep (wfsession.core.sleep is unavailable); pass policy.sleep", 2)
-  end
-  return c.sleep(seconds)
-end
-
-local function default_clock()
-  local c = core()
-  if c and c.now then return c.now() end
-  -- a coarse clock is still a clock: only the deadline uses it
-  return os_time()
-end
+-- The host's sleep and clock (wfsession.host picks them: ngx.sleep inside
+-- OpenResty, else nanosleep; the core's wall clock).
+local host = require "wfsession.host"
+local default_sleep, default_clock = host.sleep, host.clock
 
 -- name -> { what it must be, test }
 local CHECKS = {
@@ -153,19 +125,6 @@ end
 
 local MONTHS = { jan = 1, feb = 2, mar = 3, apr = 4, may = 5, jun = 6,
                  jul = 7, aug = 8, sep = 9, oct = 10, nov = 11, dec = 12 }
-local MDAYS = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
-
--- days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil)
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = math_floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = math_floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math_floor(yoe / 4) - math_floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
 --[[
 ** An HTTP date (RFC 9110 section 5.6.7) as epoch seconds. Recipients must
 ** accept the three historical forms, so this does:
@@ -193,9 +152,13 @@ local function parse_http_date(s)
   elseif y < 1000 or y > 9999 then
     return nil
   end
-  if not m or d < 1 or d > MDAYS[m] or h > 23 or mi > 59 or sec > 60 then return nil end
-  if m == 2 and d == 29 and not (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) then return nil end
-  return days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + sec
+  if not m then return nil end
+  -- the calendar lives in the core (wfs_time.c): it checks the day of the
+  -- month, leap years included, and counts the days
+  local ok, core = pcall(require, "wfsession.core")
+  if not ok or type(core) ~= "table" then return nil end
+  local t = core.time(string_format("%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, h, mi, sec))
+  return t
 end
 
 --- Seconds the server asked the client to wait, from response headers.

@@ -142,8 +142,11 @@ function S.summarize(x, opts)
 
   local all = new_acc()
   local groups = {}
-  -- bounded by the source: one item per pass
-  for s in src do
+  -- bounded by the source: one item per pass (a plain call, not a generic
+  -- for, so that a pager may yield inside a task of wfs.multi on Lua 5.1)
+  while true do
+    local s = src()
+    if s == nil then break end
     local status, outcome = label(field(s, "status")), label(field(s, "outcome"))
     local secs = completion_time(s)
     add(all, status, outcome, secs)

@@ -58,13 +58,4 @@ function M.is_callable(x)
   return type(mt) == "table" and rawget(mt, "__call") ~= nil
 end
 
---- Percent-encode everything but RFC 3986 unreserved characters: an id is
--- always exactly one path segment, whatever it holds.
-function M.escape(s)
-  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
-end
-
---- application/x-www-form-urlencoded value (also RFC 6749 client_secret_basic).
-M.form_escape = M.escape
-
 return M

@@ -2,6 +2,7 @@
 -- Facts: ../shared/reference/providers.md section 1.
 -- @module wfsession.provider.complycube
 
+local core = require "wfsession.core"
 local util = require "wfsession.util"
 
 local M = {
@@ -22,7 +23,7 @@ end
 
 function M.list_url(client) return client.base_url .. "/workflowSessions" end
 
-function M.get_url(client, id) return client.base_url .. "/workflowSessions/" .. util.escape(id) end
+function M.get_url(client, id) return client.base_url .. "/workflowSessions/" .. core.escape(id) end
 
 --- Headers of every request; the key is sent raw, without "Bearer".
 function M.authorize(_, secrets, headers)

@@ -34,7 +34,7 @@ end
 
 function M.list_url(client) return client.base_url .. "/workflow_runs" end
 
-function M.get_url(client, id) return client.base_url .. "/workflow_runs/" .. util.escape(id) end
+function M.get_url(client, id) return client.base_url .. "/workflow_runs/" .. core.escape(id) end
 
 function M.authorize(client, secrets, headers)
   headers["Authorization"] = "Bearer " .. secrets.api_key

@@ -55,12 +55,12 @@ function M.configure(client, opts)
 end
 
 function M.list_url(client)
-  return client.base_url .. "/v1/flows/" .. util.escape(client.flow_id) .. "/"
+  return client.base_url .. "/v1/flows/" .. core.escape(client.flow_id) .. "/"
     .. client.environment .. "/sessions"
 end
 
 function M.get_url(client, id)
-  return client.base_url .. "/v1/" .. client.environment .. "/sessions/" .. util.escape(id)
+  return client.base_url .. "/v1/" .. client.environment .. "/sessions/" .. core.escape(id)
 end
 
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -88,10 +88,10 @@ local function fetch_token(client, secrets)
   local body = "grant_type=client_credentials"
   if client.idnow_auth == "basic" then
     headers["Authorization"] = "Basic "
-      .. base64(util.form_escape(secrets.client_id) .. ":" .. util.form_escape(secrets.client_secret))
+      .. base64(core.escape(secrets.client_id) .. ":" .. core.escape(secrets.client_secret))
   else
-    body = body .. "&client_id=" .. util.form_escape(secrets.client_id)
-      .. "&client_secret=" .. util.form_escape(secrets.client_secret)
+    body = body .. "&client_id=" .. core.escape(secrets.client_id)
+      .. "&client_secret=" .. core.escape(secrets.client_secret)
   end
   local req = { method = "POST", url = client.auth_url .. "/oidc/token", headers = headers,
                 body = body, timeout = client.timeout }

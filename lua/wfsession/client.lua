@@ -1,0 +1,249 @@
+--- The client (internal module; `wfs.new` makes one): authorization, one
+-- exchange under the retry policy, one session, sessions by id, waiting
+-- for a session, and the listings of `wfsession.listing`.
+-- @module wfsession.client
+
+local core = require "wfsession.core"
+local util = require "wfsession.util"
+local options = require "wfsession.options"
+local retry = require "wfsession.retry"
+local host = require "wfsession.host"
+local listing = require "wfsession.listing"
+
+local argerror = util.argerror
+
+local M = {}
+
+--- Secrets live here, not on the client table, so printing or dumping a
+-- client can never show them.
+local SECRETS = setmetatable({}, { __mode = "k" })
+local SECRET_KEYS = { "api_key", "client_id", "client_secret", "token", "access_token" }
+
+local Client = { __name = "wfsession.client" }
+Client.__index = Client
+
+function Client.__tostring(self)
+  return "wfsession.client: " .. self.provider .. " (" .. self.base_url .. ")"
+end
+
+--- Create a client from options already checked by `options.client`.
+-- @tparam table opts
+-- @tparam table P the provider module
+-- @treturn table client
+function M.new(opts, P)
+  local policy = retry.policy(opts.retry)
+  if opts.sleep and not (type(opts.retry) == "table" and opts.retry.sleep) then
+    policy.sleep = opts.sleep
+  end
+  local client = setmetatable({
+    provider = P.name,
+    base_url = util.strip_slash(opts.base_url or P.default_base_url),
+    page_size = opts.page_size or 100,
+    concurrency = opts.concurrency or 4,
+    timeout = opts.timeout or 30,
+    connect_timeout = opts.connect_timeout or 10,
+    retry = policy,
+    sleep = policy.sleep,
+    clock = policy.clock,
+    on_request = opts.on_request,
+    _impl = P,
+    _host_opts = { transport = opts.transport, connect_timeout = opts.connect_timeout,
+                   ca_file = opts.ca_file, proxy = opts.proxy, user_agent = opts.user_agent },
+    _transport = false,   -- opened on first use, again after close()
+    _owned = false,
+  }, Client)
+  client.scope = P.name
+  if P.configure then P.configure(client, opts) end
+  local secrets = {}
+  for _, k in ipairs(SECRET_KEYS) do secrets[k] = opts[k] end
+  SECRETS[client] = secrets
+  return client
+end
+
+--- Replace every secret in `s` by "[redacted]".
+local function scrub(client, s)
+  if type(s) ~= "string" then return s end
+  local secrets = SECRETS[client]
+  for _, k in ipairs(SECRET_KEYS) do
+    local v = secrets and secrets[k]
+    if type(v) == "string" and #v >= 4 then
+      local at = 1
+      for _ = 1, 64 do
+        local i, j = s:find(v, at, true)
+        if not i then break end
+        s = s:sub(1, i - 1) .. "[redacted]" .. s:sub(j + 1)
+        at = i + 10
+      end
+    end
+  end
+  return s
+end
+
+local function fail(client, msg, err)
+  err.provider = err.provider or client.provider
+  err.message = scrub(client, err.message)
+  return nil, scrub(client, msg), err
+end
+
+--- Perform one request through the transport; failures become `nil, msg, err`.
+function Client:_send(req)
+  local started = self.clock()
+  local transport = self._transport
+  if not transport then
+    transport, self._owned = host.transport(self._host_opts)
+    self._transport = transport
+  end
+  local status, headers, body = transport(req)
+  local info = self.on_request and { provider = self.provider, method = req.method, url = req.url,
+                                     status = status, seconds = self.clock() - started }
+  if not status then
+    local err = type(body) == "table" and body or { kind = "network", message = tostring(headers) }
+    err.kind = err.kind or "network"
+    if err.retryable == nil then err.retryable = core.RETRYABLE[err.kind] == true end
+    err.method, err.url = req.method, req.url
+    if info then info.error = err.kind; self.on_request(info) end
+    return fail(self, self.provider .. ": " .. tostring(headers), err)
+  end
+  if info then self.on_request(info) end
+  return status, headers or {}, body or ""
+end
+
+--- One API exchange: authorize, send, renew an expired token once on a 401,
+-- hand the answer to `handle`; retried per the client's policy.
+-- @tparam function build returns the request table
+-- @tparam function handle (status, headers, body) -> result | nil, msg, err
+function Client:_exchange(build, handle)
+  local P, secrets = self._impl, SECRETS[self]
+  local renewed = false
+  return retry.run(self.retry, function()
+    local req = build()
+    local ok, msg, err = P.authorize(self, secrets, req.headers)
+    if not ok then return fail(self, msg, err) end
+    local status, headers, body = self:_send(req)
+    if not status then return nil, headers, body end
+    if status == 401 and not renewed and P.renewable and P.renewable(self, secrets) then
+      renewed = true
+      ok, msg, err = P.authorize(self, secrets, req.headers, true)
+      if not ok then return fail(self, msg, err) end
+      status, headers, body = self:_send(req)
+      if not status then return nil, headers, body end
+    end
+    local result
+    result, msg, err = handle(status, headers, body)
+    if result == nil then
+      err.method, err.url = req.method, req.url
+      err.retry_after = retry.server_wait(headers, self.clock(), status)
+      return fail(self, msg, err)
+    end
+    return result
+  end)
+end
+
+local function check_id(id)
+  if type(id) ~= "string" then argerror("id", "must be a string, got " .. type(id)) end
+  if id == "" then argerror("id", "must not be empty") end
+  if util.unsafe(id) then argerror("id", "must not contain CR, LF or NUL") end
+end
+
+--- One session, full detail.
+-- @tparam string id the provider's id (sent percent-encoded as one path segment)
+-- @return session | nil, msg, err
+function Client:session(id)
+  check_id(id)
+  local P = self._impl
+  return self:_exchange(function()
+    return { method = "GET", url = P.get_url(self, id), timeout = self.timeout,
+             headers = { Accept = "application/json" } }
+  end, function(status, headers, body)
+    if status < 200 or status > 299 then return nil, core.http_error(self.provider, status, headers, body) end
+    local doc, derr = core.decode(body)
+    if type(doc) ~= "table" then
+      return nil, core.error(self.provider, "decode", "session response is not a JSON object"
+        .. (derr and (" (" .. derr .. ")") or ""))
+    end
+    local raw = P.unwrap(doc, self)
+    if type(raw) ~= "table" then
+      if doc.success == false then return nil, core.http_error(self.provider, status, headers, body) end
+      return nil, core.error(self.provider, "protocol", "session response has no session object")
+    end
+    return core.session(self.provider, raw)
+  end)
+end
+
+--- Sessions by id, in order: `for id, s, msg, err in client:sessions_by_id(ids) do`.
+-- @tparam table ids array of id strings (checked before any request)
+-- @tparam[opt] table opts `{ concurrency = n }` (1..64)
+function Client:sessions_by_id(ids, opts)
+  if type(ids) ~= "table" then argerror("ids", "must be an array of id strings") end
+  for i = 1, #ids do
+    if type(ids[i]) ~= "string" or ids[i] == "" or util.unsafe(ids[i]) then
+      argerror("ids[" .. i .. "]", "must be a non-empty string without CR, LF or NUL")
+    end
+  end
+  if opts ~= nil then
+    if type(opts) ~= "table" then argerror("opts", "must be a table") end
+    options.check_int(opts, "concurrency", 1, 64)
+  end
+  local i = 0
+  return function()
+    i = i + 1
+    local id = ids[i]
+    if id == nil then return nil end
+    return id, self:session(id)
+  end
+end
+
+--- Poll a session until its status is terminal.
+-- @tparam string id
+-- @tparam[opt] table opts `{ timeout = 600, interval = 5 }` seconds
+-- @return session | nil, msg, err (`err.kind == "timeout"` when time ran out)
+function Client:wait(id, opts)
+  check_id(id)
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("opts", "must be a table") end
+  options.check_positive(opts, "timeout")
+  options.check_positive(opts, "interval")
+  local timeout, interval = opts.timeout or 600, opts.interval or 5
+  local deadline = self.clock() + timeout
+  for _ = 1, math.ceil(timeout / interval) + 2 do
+    local s, msg, err = self:session(id)
+    if not s then return nil, msg, err end
+    if s:is_terminal() then return s end
+    local left = deadline - self.clock()
+    if left <= 0 then break end
+    self.sleep(math.min(interval, left))
+  end
+  local msg = self.provider .. ": timeout: session " .. id .. " not terminal after " .. timeout .. " s"
+  return nil, msg, { kind = "timeout", provider = self.provider, message = msg, retryable = false }
+end
+
+--- Release the client's connections. The client stays usable (new ones open).
+function Client:close()
+  local close = self._owned
+  if close then
+    self._transport, self._owned = false, false
+    close()
+  end
+end
+
+--- List sessions lazily: `for s in client:sessions{...} do`, or keep the pager.
+-- @tparam[opt] table query filters and `page_size`, `max_items`, `cursor`, `server_only`
+-- @return pager, nil, nil, pager (the 4th value closes it when a loop ends)
+function Client:sessions(query)
+  local pager = listing.new(self, options.query(self, query))
+  return pager, nil, nil, pager
+end
+
+--- Pages instead of sessions: `for page in client:pages{...} do` (page = array of
+-- sessions with `.number`, `.total`, `.cursor`).
+function Client:pages(query)
+  local pager = listing.new(self, options.query(self, query))
+  local function iter()
+    local page, msg = pager:next_page()
+    if page == nil and msg ~= nil then error(msg, 2) end
+    return page
+  end
+  return iter, nil, nil, pager
+end
+
+return M
