@@ -201,24 +201,15 @@ void wfs_error_http(lua_State *L, int provider, long status, int hidx,
     lua_pushstring(L, pname);
     lua_setfield(L, err, "provider");
   }
-  switch (provider) {
-    case WFS_COMPLYCUBE:
-      code = error_copy(L, b, "type", err, "code", &codelen);
-      break;
-    case WFS_EXTEND:
-      code = error_copy(L, b, "code", err, "code", &codelen);
-      break;
-    default:  /* IDnow: undocumented; its own name first, then OAuth's */
-      code = error_copy(L, b, "errorCode", err, "code", &codelen);
-      if (code == NULL)
-        code = error_copy(L, b, "error", err, "code", &codelen);
-      break;
+  if (pname != NULL) {
+    /* the first key of the provider's lists that the body has */
+    const wfs_provider *pv = &wfs_providers[provider];
+    int i;
+    for (i = 0; code == NULL && i < 3 && pv->code_keys[i] != NULL; i++)
+      code = error_copy(L, b, pv->code_keys[i], err, "code", &codelen);
+    for (i = 0; message == NULL && i < 4 && pv->message_keys[i] != NULL; i++)
+      message = error_copy(L, b, pv->message_keys[i], err, "message", &msglen);
   }
-  message = error_copy(L, b, "message", err, "message", &msglen);
-  if (message == NULL)
-    message = error_copy(L, b, "error_description", err, "message", &msglen);
-  if (message == NULL && provider == WFS_EXTEND)  /* legacy {success, error} */
-    message = error_copy(L, b, "error", err, "message", &msglen);
   if (message == NULL) {
     message = error_reason(status);
     msglen = strlen(message);

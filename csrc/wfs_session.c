@@ -357,32 +357,27 @@ are the raw tables themselves.
 */
 static int session_checks(lua_State *L) {
   const wfs_session *s = session_check(L);
+  const wfs_provider *pv = &wfs_providers[s->provider];
   lua_settop(L, 1);
   lua_newtable(L);  /* 2: result */
   wfs_getuv(L, 1);  /* 3: raw */
-  if (s->provider == WFS_IDNOW) {
-    lua_pushliteral(L, "lastStep");
-    lua_rawget(L, 3);
-    if (!session_isnull(L, -1))
+  lua_pushstring(L, pv->checks_key);
+  lua_rawget(L, 3);  /* 4: one check, or the array of them */
+  if (pv->checks_single) {
+    if (!session_isnull(L, 4)) {
+      lua_pushvalue(L, 4);
       lua_rawseti(L, 2, 1);
+    }
   }
-  else {
+  else if (lua_istable(L, 4)) {
     lua_Integer j = 0;
-    size_t i, n;
-    if (s->provider == WFS_COMPLYCUBE)
-      lua_pushliteral(L, "allRelatedChecks");
-    else
-      lua_pushliteral(L, "stepRuns");
-    lua_rawget(L, 3);  /* 4: the source array */
-    if (lua_istable(L, 4)) {
-      n = lua_rawlen(L, 4);
-      for (i = 1; i <= n; i++) {
-        lua_rawgeti(L, 4, (lua_Integer)i);
-        if (session_isnull(L, -1))  /* skip holes left by a removed null */
-          lua_pop(L, 1);
-        else
-          lua_rawseti(L, 2, ++j);
-      }
+    size_t i, n = lua_rawlen(L, 4);
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, 4, (lua_Integer)i);
+      if (session_isnull(L, -1))  /* skip holes left by a removed null */
+        lua_pop(L, 1);
+      else
+        lua_rawseti(L, 2, ++j);
     }
   }
   lua_settop(L, 2);

@@ -181,10 +181,16 @@ local function run_pager(variant, size, pieces)
     -- a leading TAB or CR (JSON whitespace) turns the page into an error answer
     local lead = body:byte(1)
     local status = lead == 9 and 503 or lead == 13 and 404 or 200
-    local n, msg, err = p:feed(status, { ["x-request-id"] = "rid" }, body)
+    local n, msg, err = p:decode(status, { ["x-request-id"] = "rid" }, body)
+    if n ~= nil then
+      local page = n
+      if type(page) ~= "table" or math.type(page.count) ~= "integer" then fail("decode returned %s", tostring(n)) end
+      n, msg, err = p:feed(page, req)
+      if n == false then n = 0 end  -- the listing moved: it asks again
+    end
     if n == nil then
       if type(msg) ~= "string" or type(err) ~= "table" or type(err.kind) ~= "string" then
-        fail("feed failed without msg, err")
+        fail("decode or feed failed without msg, err")
       end
       if #msg > 300 or msg:find("[%c]") then fail("feed message %q", msg) end
     else
@@ -257,7 +263,8 @@ function D.cursor(input)
         local req = p:request()
         if req == nil then break end
         check_cursor(variant, 3, p:cursor())
-        local n = p:feed(200, {}, PAGES[variant.provider]:format(page))
+        local pg = p:decode(200, {}, PAGES[variant.provider]:format(page))
+        local n = pg and p:feed(pg, req)
         if n then drain(p, variant, 3, n) end
         check_cursor(variant, 3, p:cursor())
       end

@@ -1,11 +1,11 @@
 /*
-** fuzz_headers.c: the response-header parser of the libcurl transport
-** (push_headers, static in wfs_curl.c, so that file is included here and
-** its object left out of this binary) and wfs_curl_pushfail. Header
+** fuzz_headers.c: the response-header parser of a transfer
+** (transfer_pushheaders, static in wfs_transfer.c, so that file is included
+** here and its object left out of this binary) and wfs_transfer_pushfail. Header
 ** names must come out lower case without ':' or blanks at either end,
 ** values without LF; the failure message must be one line.
 */
-#include "../csrc/wfs_curl.c"
+#include "../csrc/wfs_transfer.c"
 
 #include "wfz.h"
 
@@ -33,7 +33,7 @@ static void check_headers(lua_State *L, int t) {
 
 static int run(lua_State *L) {
   const wfz_input *in = (const wfz_input *)lua_touserdata(L, 1);
-  Buf b;
+  wfs_buf b;
   char *copy;
   size_t len, i;
   const char *msg;
@@ -42,14 +42,14 @@ static int run(lua_State *L) {
   copy = (char *)malloc(in->size ? in->size : 1);
   if (copy == NULL) return 0;
   memcpy(copy, in->data, in->size);
-  b.p = copy;  /* never NULL: push_headers does NULL + 0 then (reported, wfs_curl.c) */
+  b.p = copy;  /* never NULL: push_headers does NULL + 0 then (reported, wfs_transfer.c) */
   b.len = in->size;
   b.cap = in->size;
   top = lua_gettop(L);
-  push_headers(L, &b);
+  transfer_pushheaders(L, &b);
   if (lua_gettop(L) != top + 1 || !lua_istable(L, -1)) {
     free(copy);
-    luaL_error(L, "invariant: push_headers did not push one table");
+    luaL_error(L, "invariant: transfer_pushheaders did not push one table");
   }
   check_headers(L, top + 1);
   lua_settop(L, top);
@@ -57,9 +57,9 @@ static int run(lua_State *L) {
   copy = (char *)realloc(copy, in->size + 1);
   if (copy == NULL) return 0;
   copy[in->size] = '\0';
-  if (wfs_curl_pushfail(L, in->size ? in->data[0] : 0, copy) != 3) {
+  if (wfs_transfer_pushfail(L, in->size ? in->data[0] : 0, copy) != 3) {
     free(copy);
-    luaL_error(L, "invariant: wfs_curl_pushfail did not return 3");
+    luaL_error(L, "invariant: wfs_transfer_pushfail did not return 3");
   }
   free(copy);
   msg = lua_tolstring(L, -2, &len);

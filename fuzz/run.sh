@@ -10,7 +10,7 @@
 #   cursor   core.cursor_decode(input); the input as a checksummed cursor, resumed
 #   time     wfs_time_parse (checked against timegm) and core.time
 #   error    wfs_error_http and wfs_error_push
-#   headers  the libcurl transport's response-header parser and wfs_curl_pushfail
+#   headers  the libcurl transport's response-header parser and wfs_transfer_pushfail
 #
 # Environment:
 #   FUZZ_SECONDS  total run time, split evenly across the harnesses (default 60)
@@ -82,10 +82,10 @@ build() {
   done
   for h in "${HARNESSES[@]}"; do
     [ -f "fuzz/fuzz_$h.c" ] || { echo "fuzz: no harness fuzz/fuzz_$h.c" >&2; return 1; }
-    # fuzz_headers.c includes wfs_curl.c itself (to reach its static parser)
+    # fuzz_headers.c includes wfs_transfer.c itself (to reach its static parser)
     local link=() o
     for o in "${objs[@]}"; do
-      [ "$h" = headers ] && [ "$o" = "$OUT/obj/wfs_curl.o" ] && continue
+      [ "$h" = headers ] && [ "$o" = "$OUT/obj/wfs_transfer.o" ] && continue
       link+=("$o")
     done
     # shellcheck disable=SC2086

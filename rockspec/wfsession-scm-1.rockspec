@@ -16,8 +16,9 @@ build = {
   type = "builtin",
   modules = {
     ["wfsession.core"] = {
-      sources = { "csrc/wfs_core.c", "csrc/wfs_curl.c", "csrc/wfs_error.c", "csrc/wfs_json.c",
-                  "csrc/wfs_pager.c", "csrc/wfs_session.c", "csrc/wfs_time.c" },
+      sources = { "csrc/wfs_core.c", "csrc/wfs_compat.c", "csrc/wfs_provider.c", "csrc/wfs_json.c",
+                  "csrc/wfs_time.c", "csrc/wfs_session.c", "csrc/wfs_error.c", "csrc/wfs_pager.c",
+                  "csrc/wfs_transfer.c", "csrc/wfs_easy.c" },
       libraries = { "curl" },
       incdirs = { "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },

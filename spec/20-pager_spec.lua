@@ -319,17 +319,40 @@ describe("core pager", function()
   it("says when a request is due and rejects misuse", function()
     local p = core.pager{ provider = "complycube", url = "http://127.0.0.1/x", page_size = 2,
                           query = "|complycube" }
-    assert.has_error(function() p:feed(200, {}, "{}") end, "pager:feed: no request in flight")
+    local page = assert(p:decode(200, {}, '{"page":1,"pages":1,"totalItems":0,"items":[]}'))
+    assert.has_error(function() p:feed(page, {}) end, "pager:feed: no request in flight")
     local req = p:request()
     assert.equal("GET", req.method)
     assert.equal("http://127.0.0.1/x?page=1&pageSize=2", req.url)
-    local n, msg, err = p:feed(200, {}, "not json")
+    assert.equal(0, req.page)
+    assert.equal(2, req.size)
+    -- the total is not known yet: nothing more until the first page is fed
+    assert.is_nil(p:request())
+    local n, msg, err = p:decode(200, {}, "not json")
     assert.is_nil(n)
     assert.equal("decode", err.kind)
     assert.is_string(msg)
+    assert.equal(0, p:feed(page, req))
+    assert.is_true(p:done())
     p:close()
     p:close()
     assert.has_error(function() p:request() end, "attempt to use a closed wfsession.pager")
+  end)
+
+  it("has up to as many page requests as asked for in flight once the total is known", function()
+    local p = core.pager{ provider = "complycube", url = "http://127.0.0.1/x", page_size = 2,
+                          query = "|complycube" }
+    local first = p:request()
+    assert.equal(2, p:feed(assert(p:decode(200, {},
+      '{"page":1,"pages":3,"totalItems":5,"items":[{"id":"a"},{"id":"b"}]}')), first))
+    local second, third = p:request(), p:request()
+    assert.equal(1, second.page)
+    assert.equal(2, third.page)
+    assert.is_nil(p:request())  -- page 4 would start past the total
+    assert.equal("a", p:pop().id)
+    assert.equal("b", p:pop().id)
+    assert.equal(2, p:feed(assert(p:decode(200, {},
+      '{"page":2,"pages":3,"totalItems":5,"items":[{"id":"c"},{"id":"d"}]}')), second))
   end)
 end)
 

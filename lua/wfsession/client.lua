@@ -32,8 +32,10 @@ end
 -- @treturn table client
 function M.new(opts, P)
   local policy = retry.policy(opts.retry)
-  if opts.sleep and not (type(opts.retry) == "table" and opts.retry.sleep) then
-    policy.sleep = opts.sleep
+  local runner = host.runner(opts)
+  if not (type(opts.retry) == "table" and opts.retry.sleep) then
+    -- the client's sleep, else the runner's: a multi's timer, ngx.sleep, nanosleep
+    policy.sleep = opts.sleep or function(seconds) return runner:sleep(seconds) end
   end
   local client = setmetatable({
     provider = P.name,
@@ -47,10 +49,7 @@ function M.new(opts, P)
     clock = policy.clock,
     on_request = opts.on_request,
     _impl = P,
-    _host_opts = { transport = opts.transport, connect_timeout = opts.connect_timeout,
-                   ca_file = opts.ca_file, proxy = opts.proxy, user_agent = opts.user_agent },
-    _transport = false,   -- opened on first use, again after close()
-    _owned = false,
+    _runner = runner,
   }, Client)
   client.scope = P.name
   if P.configure then P.configure(client, opts) end
@@ -88,12 +87,7 @@ end
 --- Perform one request through the transport; failures become `nil, msg, err`.
 function Client:_send(req)
   local started = self.clock()
-  local transport = self._transport
-  if not transport then
-    transport, self._owned = host.transport(self._host_opts)
-    self._transport = transport
-  end
-  local status, headers, body = transport(req)
+  local status, headers, body = self._runner:send(req)
   local info = self.on_request and { provider = self.provider, method = req.method, url = req.url,
                                      status = status, seconds = self.clock() - started }
   if not status then
@@ -184,12 +178,22 @@ function Client:sessions_by_id(ids, opts)
     if type(opts) ~= "table" then argerror("opts", "must be a table") end
     options.check_int(opts, "concurrency", 1, 64)
   end
-  local i = 0
+  -- a window of lookups in flight, handed out in input order
+  local runner = self._runner
+  local width = runner.concurrent and (opts and opts.concurrency or self.concurrency) or 1
+  local tasks, started, given = {}, 0, 0
+  local function lookup(id) return self:session(id) end
   return function()
-    i = i + 1
-    local id = ids[i]
+    given = given + 1
+    local id = ids[given]
     if id == nil then return nil end
-    return id, self:session(id)
+    while started < #ids and started < given + width - 1 do
+      started = started + 1
+      tasks[started] = runner:spawn(lookup, ids[started])
+    end
+    local task = tasks[given]
+    tasks[given] = nil
+    return id, runner:join(task)
   end
 end
 
@@ -219,11 +223,7 @@ end
 
 --- Release the client's connections. The client stays usable (new ones open).
 function Client:close()
-  local close = self._owned
-  if close then
-    self._transport, self._owned = false, false
-    close()
-  end
+  self._runner:close()
 end
 
 --- List sessions lazily: `for s in client:sessions{...} do`, or keep the pager.

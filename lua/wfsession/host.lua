@@ -2,11 +2,27 @@
 -- clock a client gets. Nothing else in the library looks at `ngx` or picks
 -- a transport.
 --
+-- A client talks to its host through a runner, chosen once, when the
+-- client is made:
+--
+--     runner.concurrent         true when spawned work really overlaps
+--     runner:spawn(fn, ...)     start fn(...) as a task; returns a handle
+--     runner:join(handle)       wait for it; returns what fn returned (a
+--                               raise in fn is raised again here)
+--     runner:cancel(handle)     stop it and whatever it has in flight
+--     runner:send(req)          one HTTP exchange: status, headers, body
+--                               or nil, msg, err
+--     runner:sleep(seconds)     wait without stopping other tasks
+--     runner:close()            release what the runner owns
+--
 -- The core is looked up on first use, so that the pure-Lua helpers that ask
 -- for a default sleep or clock load where the core is not built yet.
 -- @module wfsession.host
 
 local H = {}
+
+local unpack = table.unpack or unpack
+local function pack(...) return { n = select("#", ...), ... } end
 
 local core_cache
 local function core()
@@ -46,16 +62,56 @@ function H.clock()
   return os.time()
 end
 
---- The transport of a client: the user's function, or libcurl.
+-- ======================================================================
+-- The sequential runner: a transport function, called in line
+-- ======================================================================
+
+local Sequential = {}
+Sequential.__index = Sequential
+Sequential.concurrent = false
+
+-- A task runs to its end at once; its handle holds the results.
+function Sequential.spawn(_, fn, ...)
+  return pack(pcall(fn, ...))
+end
+
+function Sequential.join(_, handle)
+  if not handle[1] then error(handle[2], 0) end
+  return unpack(handle, 2, handle.n)
+end
+
+function Sequential.cancel() end
+
+function Sequential:send(req)
+  local transport = self.transport
+  if not transport then  -- the library's own: opened on first use, again after close()
+    transport, self.owned = require("wfsession.transport.curl").new(self.curl_opts)
+    self.transport = transport
+  end
+  return transport(req)
+end
+
+function Sequential.sleep(_, seconds) return H.sleep(seconds) end
+
+function Sequential:close()
+  local close = self.owned
+  if close then
+    self.transport, self.owned = nil, nil
+    close()
+  end
+end
+
+--- The runner of a client.
 -- @tparam table opts the client's validated options
--- @treturn function `transport(req)`
--- @treturn ?function `close()` for a transport the library owns
-function H.transport(opts)
-  if type(opts.transport) == "function" then return opts.transport, nil end
-  return require("wfsession.transport.curl").new{
+-- @treturn table runner
+function H.runner(opts)
+  if type(opts.transport) == "function" then
+    return setmetatable({ transport = opts.transport }, Sequential)
+  end
+  return setmetatable({ curl_opts = {
     connect_timeout = opts.connect_timeout or 10, ca_file = opts.ca_file,
     proxy = opts.proxy, user_agent = opts.user_agent,
-  }
+  } }, Sequential)
 end
 
 return H

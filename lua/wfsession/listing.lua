@@ -40,24 +40,121 @@ end
 
 function Pager.__close(self) methods.close(self) end
 
---- Fetch the next page into the C pager.
-local function fetch(self)
-  local c, client = self._core, self._client
-  local want = (not self._match and self._max) and (self._max - self._yielded) or nil
-  local n, msg, err = client:_exchange(function() return c:request(want) end,
-                                       function(st, h, b) return c:feed(st, h, b) end)
-  if n == nil then
-    self._msg, self._err = msg, err
-    return nil, msg, err
+-- The sessions still wanted beyond what the current page and the requests
+-- in flight bring; nil when unknown (no max_items, or a client-side filter).
+local function budget(self)
+  if not self._max or self._match then return nil end
+  local n = self._max - self._yielded - self._core:available()
+  local inflight = self._inflight
+  for i = 1, #inflight do n = n - inflight[i].req.size end
+  return n
+end
+
+local fetch
+
+-- Request pages until `concurrency` are in flight or no more are due.
+local function fill(self)
+  local inflight, c = self._inflight, self._core
+  while #inflight < self._width do
+    local want = budget(self)
+    if want and want <= 0 then break end
+    local req = c:request(want)
+    if not req then break end
+    inflight[#inflight + 1] = { req = req, task = fetch(self, req) }
   end
-  return true
+end
+
+-- Stop every request in flight and forget it (a moved listing, an end, close).
+local function cancel_all(self)
+  local inflight, runner, c = self._inflight, self._client._runner, rawget(self, "_core")
+  for i = #inflight, 1, -1 do
+    runner:cancel(inflight[i].task)
+    if c then c:drop(inflight[i].req) end
+    inflight[i] = nil
+  end
+end
+
+--[[
+** Cursor listings: the token of the next page is read from the raw body
+** before it is decoded, and that page is asked for at once, so that
+** decoding never delays the next round trip. feed() confirms the token.
+]]
+local function speculate(self, req, body)
+  if self._speculated == req or self._closed or self._err then return end
+  self._speculated = req
+  local tok = self._core:peek(body)
+  if not tok then return end
+  local want = budget(self)
+  if want and want <= 0 then return end
+  local next_req = self._core:request(want, tok)
+  if next_req then
+    local inflight = self._inflight
+    inflight[#inflight + 1] = { req = next_req, task = fetch(self, next_req) }
+  end
+end
+
+--- Start fetching one page (with the client's retries) as a task of the runner.
+fetch = function(self, req)
+  local client, c = self._client, self._core
+  local speculative = self._speculative
+  return client._runner:spawn(function()
+    return client:_exchange(function() return req end, function(st, h, b)
+      if speculative and st >= 200 and st <= 299 then speculate(self, req, b) end
+      return c:decode(st, h, b)
+    end)
+  end)
+end
+
+local function fail(self, msg, err)
+  self._msg, self._err = msg, err
+  cancel_all(self)
+  return nil, msg, err
+end
+
+--- Make the next page current: feed answers in the order of the requests.
+-- @return true | nil, msg, err
+local function load(self)
+  local c, runner = self._core, self._client._runner
+  -- bounded: each pass feeds one page, or finds nothing left to ask for
+  while true do
+    fill(self)
+    -- the head stays in the list while it is awaited: budget() counts it
+    local head = self._inflight[1]
+    if not head then return true end
+    local page, msg, err = runner:join(head.task)
+    table.remove(self._inflight, 1)
+    if not page then
+      c:drop(head.req)
+      return fail(self, msg, err)
+    end
+    local n
+    n, msg, err = c:feed(page, head.req)
+    if n == nil then return fail(self, msg, err) end
+    if n == false then
+      cancel_all(self)   -- the listing moved: ask again from its position
+    else
+      local nxt = self._inflight[1]
+      if nxt and nxt.req.token and nxt.req.token ~= page.token then
+        -- the early request used a token the decoded page does not confirm
+        runner:cancel(nxt.task)
+        c:drop(nxt.req)
+        table.remove(self._inflight, 1)
+      end
+      if self._prefetch then fill(self) end
+      if n > 0 then return true end
+      if #self._inflight == 0 and c:done() then return true end
+    end
+  end
 end
 
 --- Pull the next session that passes the query, fetching pages as needed.
 local function advance(self, page_only)
   local c = self._core
   while true do
-    if self._max and self._yielded >= self._max then return nil end
+    if self._max and self._yielded >= self._max then
+      cancel_all(self)
+      return nil
+    end
     local s = c:pop()
     if s ~= nil then
       local verdict = not self._match or self._match(s)
@@ -66,16 +163,22 @@ local function advance(self, page_only)
         return s
       elseif verdict == STOP then
         self._finished = true
+        cancel_all(self)
         return nil
       end
     elseif page_only then
       return nil
-    elseif self._empty or c:done() then
+    elseif self._empty or (c:done() and #self._inflight == 0) then
       self._finished = true
+      cancel_all(self)
       return nil
     else
-      local ok, msg, err = fetch(self)
+      local ok, msg, err = load(self)
       if not ok then return nil, msg, err end
+      if c:available() == 0 and #self._inflight == 0 and not c:done() then
+        -- nothing more may be asked for: max_items is reached
+        return nil
+      end
     end
   end
 end
@@ -115,12 +218,13 @@ function methods:next_page()
     end
     -- max_items keeps the cursor (the listing can go on); the end clears it
     if self._max and self._yielded >= self._max then break end
-    if self._finished or self._empty or self._core:done() then
+    if self._finished or self._empty or (self._core:done() and #self._inflight == 0) then
       self._finished = true
       break
     end
-    local ok, msg, err = fetch(self)
+    local ok, msg, err = load(self)
     if not ok then return nil, msg, err end
+    if self._core:available() == 0 and #self._inflight == 0 and not self._core:done() then break end
   end
   return nil
 end
@@ -136,6 +240,7 @@ function methods:err() return self._err or nil end
 
 --- Release the pager; idempotent. A `break` out of a generic `for` does this on 5.4.
 function methods:close()
+  cancel_all(self)
   local c = rawget(self, "_core")
   if c then
     self._total = c:total()
@@ -171,11 +276,16 @@ function M.new(client, q)
     page_size = q.page_size or client.page_size, query = options.canonical(q) .. "|" .. client.scope,
     legacy = plan.legacy, drift = plan.drift, page_base = plan.page_base, cursor = q.cursor,
   }
+  -- concurrency 1 is today's sequential listing: one page at a time, each
+  -- asked for when the one before is used up
+  local width = client._runner.concurrent and client.concurrency or 1
   -- every field is present (false, not nil): the loop's lookups never reach __index
   return setmetatable({
     _client = client, _core = c, _match = filter.query_matcher(plan.client, plan.order) or false,
     _max = q.max_items or false, _yielded = 0, _empty = plan.empty or false,
     _finished = false, _closed = false, _err = false, _msg = false, _total = false,
+    _inflight = {}, _width = width, _prefetch = width > 1, _speculative = width > 1,
+    _speculated = false,
   }, Pager)
 end
 

@@ -120,11 +120,23 @@ function M.authorize(client, secrets, headers, force)
     return true
   end
   local now = client.clock()
-  if force or not secrets.access_token or now >= secrets.expires_at then
-    local token, ttl, err = fetch_token(client, secrets)
+  -- after a 401, a token that another request renewed meanwhile is fresh enough
+  local stale = force and headers["Authorization"] == "Bearer " .. tostring(secrets.access_token)
+  if stale or not secrets.access_token or now >= secrets.expires_at then
+    -- one token request at a time: whoever needs a token while one is on
+    -- its way waits for that one (concurrent pages and lookups)
+    local runner, pending = client._runner, secrets.pending
+    if not pending then
+      pending = runner:spawn(fetch_token, client, secrets)
+      secrets.pending = pending
+    end
+    local token, ttl, err = runner:join(pending)
+    if secrets.pending == pending then secrets.pending = nil end
     if not token then return nil, ttl, err end
-    secrets.access_token = token
-    secrets.expires_at = now + math.max(ttl - math.min(EARLY, ttl / 10), 0)
+    if secrets.access_token ~= token then
+      secrets.access_token = token
+      secrets.expires_at = now + math.max(ttl - math.min(EARLY, ttl / 10), 0)
+    end
   end
   headers["Authorization"] = "Bearer " .. secrets.access_token
   return true

@@ -1,0 +1,34 @@
+/*
+** wfs_compat.c: the functions behind wfs_compat.h, for PUC Lua 5.1 only
+** (LuaJIT 2.1 and 5.2+ have them).
+*/
+#include "wfs_compat.h"
+
+#if LUA_VERSION_NUM < 502 && !defined(LUAJIT_VERSION)
+void wfs_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
+  luaL_checkstack(L, nup + 1, "too many upvalues");
+  for (; l->name != NULL; l++) {
+    int i;
+    for (i = 0; i < nup; i++)
+      lua_pushvalue(L, -nup);
+    lua_pushcclosure(L, l->func, nup);
+    lua_setfield(L, -(nup + 2), l->name);
+  }
+  lua_pop(L, nup);
+}
+
+
+void *wfs_compat_testudata(lua_State *L, int idx, const char *tname) {
+  void *p = lua_touserdata(L, idx);
+  if (p == NULL || !lua_getmetatable(L, idx))
+    return NULL;
+  luaL_getmetatable(L, tname);
+  if (!lua_rawequal(L, -1, -2))
+    p = NULL;
+  lua_pop(L, 2);
+  return p;
+}
+#else
+/* ISO C forbids an empty translation unit */
+typedef int wfs_compat_unused;
+#endif
