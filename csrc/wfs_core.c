@@ -18,5 +18,6 @@ int luaopen_wfsession_core(lua_State *L) {
   wfs_error_open(L);
   wfs_pager_open(L);
   wfs_easy_open(L);
+  wfs_multi_open(L);
   return 1;
 }

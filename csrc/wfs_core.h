@@ -19,5 +19,6 @@ void wfs_session_open(lua_State *L);
 void wfs_error_open(lua_State *L);
 void wfs_pager_open(lua_State *L);
 void wfs_easy_open(lua_State *L);
+void wfs_multi_open(lua_State *L);
 
 #endif

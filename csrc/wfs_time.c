@@ -262,6 +262,21 @@ static int time_lnow(lua_State *L) {
 }
 
 
+/***
+A monotonic clock (CLOCK_MONOTONIC): for deadlines and timers, which must
+not jump when the wall clock is set.
+@function monotonic
+@treturn number seconds since an unspecified start
+*/
+static int time_lmonotonic(lua_State *L) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+    return luaL_error(L, "clock_gettime failed");
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+
 /*
 ** Longest sleep accepted: a year, well inside a 32-bit time_t, and
 ** longer than any wait the retry policy can ask for.
@@ -297,6 +312,7 @@ static int time_lsleep(lua_State *L) {
 static const luaL_Reg time_funcs[] = {
   {"time", time_ltime},
   {"now", time_lnow},
+  {"monotonic", time_lmonotonic},
   {"sleep", time_lsleep},
   {NULL, NULL}
 };

@@ -2,6 +2,7 @@
 -- to the sandbox, checked against the sandbox's own truth.
 local wfs = require "wfsession"
 local helpers = require "helpers"
+local core = require "wfsession.core"
 
 local N = 600
 
@@ -26,13 +27,23 @@ describe("every provider against the sandbox", function()
         if provider ~= "extend" then assert.equal(N, pager.total) end
       end)
 
-      it("keeps one connection across pages", function()
-        local c = client()
+      it("keeps one connection across pages at concurrency 1", function()
+        local c = client{ concurrency = 1 }
         sb:reset_stats()
         assert.equal(N, #wfs.collect(c:sessions{ page_size = 100 }))
         local st = sb:stats()
         assert.equal(6, st.list_requests[provider])
         assert.equal(1, st.connections)
+        c:close()
+      end)
+
+      it("reuses at most `concurrency` connections with pages in flight", function()
+        local c = client{ concurrency = 3 }
+        sb:reset_stats()
+        assert.equal(N, #wfs.collect(c:sessions{ page_size = 50 }))
+        local st = sb:stats()
+        assert.equal(12, st.list_requests[provider])
+        assert.is_true(st.connections <= 3, st.connections .. " connections")
         c:close()
       end)
 
@@ -130,7 +141,7 @@ describe("every provider against the sandbox", function()
       end)
 
       it("stops fetching when a loop breaks", function()
-        local c = client()
+        local c = client{ concurrency = 1 }
         sb:reset_stats()
         local n = 0
         for _ in c:sessions{ page_size = 10 } do
@@ -138,6 +149,19 @@ describe("every provider against the sandbox", function()
           if n == 15 then break end
         end
         assert.equal(2, list_requests())
+      end)
+
+      it("asks for nothing after a break, with pages in flight", function()
+        local c = client{ concurrency = 4 }
+        sb:reset_stats()
+        local pager = c:sessions{ page_size = 10 }
+        for _ = 1, 15 do assert.is_not_nil(pager:next()) end
+        pager:close()
+        local made = list_requests()
+        -- the first page, then at most `concurrency` ahead of the one in use
+        assert.is_true(made >= 2 and made <= 2 + 4, made .. " requests")
+        core.sleep(0.2)
+        assert.equal(made, list_requests())
       end)
 
       it("summarizes with counts that add up", function()

@@ -52,11 +52,16 @@ describe("extend", function()
     local all = wfs.collect(client():sessions{ sort = "created_at", order = "asc", page_size = 25 })
     local bound = all[40].created_at
     sb:reset_stats()
-    local ids = helpers.ids(client():sessions{ sort = "created_at", order = "asc", page_size = 25,
-                                               created_before = bound })
-    assert.same(sb:truth("extend", { sort = "created_at", order = "asc", created_before = bound }), ids)
-    assert.equal(39, #ids)
-    assert.equal(2, sb:stats().list_requests.extend)
+    local want = sb:truth("extend", { sort = "created_at", order = "asc", created_before = bound })
+    for _, conc in ipairs({ 1, 4 }) do
+      sb:reset_stats()
+      local ids = helpers.ids(client{ concurrency = conc }:sessions{ sort = "created_at", order = "asc",
+                                                                     page_size = 25, created_before = bound })
+      assert.same(want, ids)
+      assert.equal(39, #ids)
+      -- a cursor listing has one page ahead at most: the one its token names
+      assert.equal(conc == 1 and 2 or 3, sb:stats().list_requests.extend)
+    end
   end)
 
   it("keeps the request id of an error", function()

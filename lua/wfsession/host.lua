@@ -63,7 +63,7 @@ function H.clock()
 end
 
 -- ======================================================================
--- The sequential runner: a transport function, called in line
+-- The sequential runner: the user's transport function, called in line
 -- ======================================================================
 
 local Sequential = {}
@@ -82,22 +82,50 @@ end
 
 function Sequential.cancel() end
 
-function Sequential:send(req)
-  local transport = self.transport
-  if not transport then  -- the library's own: opened on first use, again after close()
-    transport, self.owned = require("wfsession.transport.curl").new(self.curl_opts)
-    self.transport = transport
-  end
-  return transport(req)
-end
+function Sequential:send(req) return self.transport(req) end
 
 function Sequential.sleep(_, seconds) return H.sleep(seconds) end
 
-function Sequential:close()
-  local close = self.owned
-  if close then
-    self.transport, self.owned = nil, nil
-    close()
+function Sequential.close() end
+
+-- ======================================================================
+-- The libcurl runner: a wfs.multi, the user's or a private one
+-- ======================================================================
+
+--[[
+** Scripts get a private multi per client, opened on first use: pages and
+** lookups overlap, the library blocks inside it while it waits. With
+** `multi = m` the host's loop drives m and a task yields instead.
+]]
+local Curl = {}
+Curl.__index = Curl
+Curl.concurrent = true
+
+function Curl:multi()
+  local m = self.m
+  if not m then
+    m = require("wfsession.multi").new()
+    self.m = m
+  end
+  return m
+end
+
+function Curl:spawn(fn, ...) return self:multi():_spawn(fn, ...) end
+
+-- a task belongs to the multi that ran it (a private one may have been closed since)
+function Curl.join(_, task) return task._m:_join(task) end
+
+function Curl.cancel(_, task) return task._m:_cancel(task) end
+
+function Curl:send(req) return self:multi():_send(req, self.xfer) end
+
+function Curl:sleep(seconds) return self:multi():_sleep(seconds) end
+
+function Curl:close()
+  if self.private and self.m then
+    local m = self.m
+    self.m = nil
+    m:close()
   end
 end
 
@@ -108,10 +136,11 @@ function H.runner(opts)
   if type(opts.transport) == "function" then
     return setmetatable({ transport = opts.transport }, Sequential)
   end
-  return setmetatable({ curl_opts = {
-    connect_timeout = opts.connect_timeout or 10, ca_file = opts.ca_file,
-    proxy = opts.proxy, user_agent = opts.user_agent,
-  } }, Sequential)
+  return setmetatable({
+    m = opts.multi, private = opts.multi == nil,
+    xfer = { connect_timeout = opts.connect_timeout or 10, ca_file = opts.ca_file,
+             proxy = opts.proxy, user_agent = opts.user_agent },
+  }, Curl)
 end
 
 return H

@@ -27,6 +27,12 @@ function wfs.new(opts)
   return client.new(opts, options.client(opts))
 end
 
+--- A libcurl multi handle and a task scheduler for event-loop hosts:
+-- `wfs.new{ ..., multi = m }`, `m:spawn(fn)`, `m:step(0)`, `m:pollfd()`,
+-- `m:timeout()`, `m:wait(t)`, `m:run()`, `m:close()`.
+-- @treturn table wfsession.multi
+function wfs.multi() return require("wfsession.multi").new() end
+
 --- Keep the sessions that match a spec table or a predicate (pager, iterator or array).
 wfs.filter = filter.filter
 --- At most n sessions; never pulls the n+1-th.

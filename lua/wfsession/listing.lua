@@ -33,8 +33,12 @@ end
 
 --- The generic-for iterator: raises `msg` on failure (like io.lines).
 function Pager.__call(self)
-  local s, msg = methods.next(self)
-  if s == nil and msg ~= nil then error(msg, 2) end
+  local s, msg, err = methods.next(self)
+  if s == nil and msg ~= nil then
+    local co = coroutine.running()
+    if co then util.raised[co] = { msg = msg, err = err } end
+    error(msg, 2)
+  end
   return s
 end
 

@@ -15,7 +15,7 @@ local M = {}
 local COMMON_OPTIONS = {
   provider = true, base_url = true, page_size = true, concurrency = true, timeout = true,
   connect_timeout = true, retry = true, ca_file = true, proxy = true, user_agent = true,
-  transport = true, sleep = true, on_request = true,
+  transport = true, sleep = true, on_request = true, multi = true,
 }
 
 -- The vocabularies are the core's (wfs_session.c), as sets.
@@ -75,6 +75,12 @@ function M.client(opts)
   local t = opts.transport
   if t ~= nil and t ~= "curl" and type(t) ~= "function" then
     argerror("transport", "must be \"curl\" or a function(req) -> status, headers, body")
+  end
+  if opts.multi ~= nil then
+    if not require("wfsession.multi").is_multi(opts.multi) then
+      argerror("multi", "must be a wfs.multi()")
+    end
+    if type(t) == "function" then argerror("multi", "cannot drive a transport function") end
   end
   local r = opts.retry
   if r ~= nil and r ~= false and type(r) ~= "table" then

@@ -58,4 +58,8 @@ function M.is_callable(x)
   return type(mt) == "table" and rawget(mt, "__call") ~= nil
 end
 
+--- The error a generic `for` over a listing raised last, by coroutine:
+-- `{ msg, err }`, so that a task of wfs.multi can hand back `err` too.
+M.raised = setmetatable({}, { __mode = "k" })
+
 return M
