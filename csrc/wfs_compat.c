@@ -28,7 +28,32 @@ void *wfs_compat_testudata(lua_State *L, int idx, const char *tname) {
   lua_pop(L, 2);
   return p;
 }
-#else
-/* ISO C forbids an empty translation unit */
-typedef int wfs_compat_unused;
 #endif
+
+
+void wfs_setmetatablekey(lua_State *L, const void *key) {
+  lua_pushlightuserdata(L, (void *)(size_t)key);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+
+void wfs_pushmetatable(lua_State *L, const void *key) {
+  lua_pushlightuserdata(L, (void *)(size_t)key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+}
+
+
+void *wfs_checkobject(lua_State *L, int idx, const void *key, const char *tname) {
+  void *p = lua_touserdata(L, idx);
+  if (p != NULL && lua_getmetatable(L, idx)) {
+    int same;
+    wfs_pushmetatable(L, key);
+    same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (same)
+      return p;
+  }
+  luaL_argerror(L, idx, lua_pushfstring(L, "%s expected, got %s", tname, luaL_typename(L, idx)));
+  return NULL;
+}

@@ -51,4 +51,14 @@ void *wfs_compat_testudata(lua_State *L, int idx, const char *tname);
 #define wfs_absindex(L, i) lua_absindex(L, i)
 #endif
 
+/*
+** Metatables of the core's types are also kept in the registry under the
+** address of a static key: the checks on the hot paths (every pop, every
+** session made) then compare with one raw lookup instead of hashing the
+** type's name.
+*/
+void wfs_setmetatablekey(lua_State *L, const void *key);  /* registers the table on top */
+void wfs_pushmetatable(lua_State *L, const void *key);
+void *wfs_checkobject(lua_State *L, int idx, const void *key, const char *tname);
+
 #endif

@@ -88,11 +88,24 @@ static int json_clean(lua_State *L, int depth) {
 }
 
 
+int wfs_json_clean(lua_State *L, int idx) {
+  int ok, top = lua_gettop(L);
+  if (!lua_istable(L, idx))
+    return 1;
+  lua_pushvalue(L, idx);
+  ok = json_clean(L, 1);
+  lua_settop(L, top);  /* json_clean leaves more than the table when it fails */
+  return ok;
+}
+
+
 /*
-** Decode the string at `idx` (absolute). Pushes the cleaned value and
-** returns 1, or pushes a one-line message and returns 0.
+** Decode the string at `idx` (absolute). Pushes the value and returns 1,
+** or pushes a one-line message and returns 0. The value is cleaned unless
+** `lazy`: then only a top-level null becomes nil, and whoever hands the
+** tables out cleans them first (wfs_json_clean).
 */
-static int json_decode_at(lua_State *L, int idx) {
+static int json_decode_at(lua_State *L, int idx, int lazy) {
   int base = lua_gettop(L);
   lua_getfield(L, LUA_REGISTRYINDEX, JSON_DECODE_KEY);
   lua_pushvalue(L, idx);
@@ -121,7 +134,7 @@ static int json_decode_at(lua_State *L, int idx) {
     lua_pop(L, 1);  /* top-level null */
     lua_pushnil(L);
   }
-  else if (lua_istable(L, -1)) {
+  else if (lua_istable(L, -1) && !lazy) {
     if (!json_clean(L, 1)) {
       lua_settop(L, base);
       lua_pushliteral(L, "JSON nested too deeply");
@@ -143,7 +156,7 @@ static int json_decode_at(lua_State *L, int idx) {
 }
 
 
-int wfs_json_decode(lua_State *L, const char *s, size_t len) {
+static int json_decode(lua_State *L, const char *s, size_t len, int lazy) {
   int ok;
   if (!lua_checkstack(L, 8)) {
     /* the one slot every API function may use is enough for this */
@@ -151,9 +164,19 @@ int wfs_json_decode(lua_State *L, const char *s, size_t len) {
     return 0;
   }
   lua_pushlstring(L, s != NULL ? s : "", s != NULL ? len : 0);
-  ok = json_decode_at(L, lua_gettop(L));
+  ok = json_decode_at(L, lua_gettop(L), lazy);
   lua_remove(L, -2);  /* the text */
   return ok;
+}
+
+
+int wfs_json_decode(lua_State *L, const char *s, size_t len) {
+  return json_decode(L, s, len, 0);
+}
+
+
+int wfs_json_decode_lazy(lua_State *L, const char *s, size_t len) {
+  return json_decode(L, s, len, 1);
 }
 
 
@@ -207,7 +230,7 @@ build. A top-level `null` gives `nil` with no message.
 static int json_ldecode(lua_State *L) {
   luaL_checktype(L, 1, LUA_TSTRING);
   lua_settop(L, 1);
-  if (json_decode_at(L, 1))
+  if (json_decode_at(L, 1, 0))
     return 1;
   lua_pushnil(L);
   lua_insert(L, -2);

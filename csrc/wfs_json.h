@@ -15,6 +15,20 @@
 */
 int wfs_json_decode(lua_State *L, const char *s, size_t len);
 
+/*
+** The same, but the tables are left as cjson made them (cjson.null in
+** them, integral floats): for pages, whose sessions are cleaned one by one
+** when first looked into (wfs_json_clean), so a listing that reads a few
+** fields never walks every value twice.
+*/
+int wfs_json_decode_lazy(lua_State *L, const char *s, size_t len);
+
+/*
+** Clean the table at `idx` in place as wfs_json_decode does (anything
+** else is left alone). Returns 0 when it is nested too deeply.
+*/
+int wfs_json_clean(lua_State *L, int idx);
+
 /* Encode the value at `idx`: push the text and return 1, or push a message and return 0. */
 int wfs_json_encode(lua_State *L, int idx);
 

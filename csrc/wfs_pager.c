@@ -31,6 +31,8 @@
 
 #define PAGER_MT "wfsession.pager"
 
+static const char pager_key = 0;  /* the metatable's registry key (its address) */
+
 /* A cursor listing may return empty pages; this many in a row is a loop. */
 #define PAGER_MAXEMPTY 64
 /* Position corrections in a row without a session handed out: a server that keeps moving. */
@@ -90,7 +92,7 @@ static int pager_iscursor(const wfs_pager *p) {
 */
 
 static wfs_pager *pager_check(lua_State *L) {
-  wfs_pager *p = (wfs_pager *)luaL_checkudata(L, 1, PAGER_MT);
+  wfs_pager *p = (wfs_pager *)wfs_checkobject(L, 1, &pager_key, PAGER_MT);
   if (p->closed)
     luaL_error(L, "attempt to use a closed " PAGER_MT);
   return p;
@@ -154,6 +156,13 @@ static void pager_addintparam(luaL_Buffer *b, int *first, const char *name, lua_
 }
 
 
+/* Whether the value at `idx` is nil or JSON null (pages are decoded lazily: cjson.null stays). */
+static int pager_isnull(lua_State *L, int idx) {
+  return lua_isnil(L, idx) ||
+         (lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL);
+}
+
+
 /*
 ** Read the field at dot path `path` of the table at `t` as a count:
 ** store it and return 1; return 0 when absent (or `path` is NULL), -1 when
@@ -187,7 +196,7 @@ static int pager_count(lua_State *L, int t, const char *path, lua_Integer *out) 
       found = 1;
     }
   }
-  else if (!lua_isnil(L, -1)) {
+  else if (!pager_isnull(L, -1)) {
     found = -1;
   }
   lua_pop(L, 1);
@@ -769,7 +778,8 @@ static int pager_ldecode(lua_State *L) {
     wfs_error_http(L, p->provider, (long)status, lua_istable(L, 3) ? 3 : 0, body, len);
     return 3;
   }
-  if (body == NULL || !wfs_json_decode(L, body, len)) {
+  /* lazily: each session cleans its raw table when first looked into */
+  if (body == NULL || !wfs_json_decode_lazy(L, body, len)) {
     snprintf(msg, sizeof msg, "list response is not JSON (%s)",
              body == NULL ? "no body" : lua_tostring(L, -1));
     return pager_fail(L, p, "decode", msg);
@@ -791,7 +801,7 @@ static int pager_ldecode(lua_State *L) {
   page = doc + 1;
   lua_getfield(L, doc, p->legacy ? pv->legacy_items_key : pv->items_key);
   /* ComplyCube leaves `items` out of an empty page (its SDKs guard for it). */
-  if (lua_isnil(L, -1)) {
+  if (pager_isnull(L, -1)) {
     lua_pop(L, 1);
     lua_newtable(L);
   }
@@ -810,7 +820,7 @@ static int pager_ldecode(lua_State *L) {
   lua_setfield(L, page, "count");
   if (pager_iscursor(p)) {
     lua_getfield(L, doc, pv->token_key);
-    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING) {
+    if (!pager_isnull(L, -1) && lua_type(L, -1) != LUA_TSTRING) {
       snprintf(msg, sizeof msg, "list response: '%s' is not a string", pv->token_key);
       return pager_fail(L, p, "protocol", msg);
     }
@@ -1341,6 +1351,7 @@ static const luaL_Reg pager_funcs[] = {
 
 void wfs_pager_open(lua_State *L) {
   luaL_newmetatable(L, PAGER_MT);
+  wfs_setmetatablekey(L, &pager_key);
   luaL_setfuncs(L, pager_meta, 0);
   luaL_newlib(L, pager_methods);
   lua_setfield(L, -2, "__index");

@@ -18,6 +18,8 @@
 
 #define SESSION_MT "wfsession.session"
 
+static const char session_key = 0;  /* the metatable's registry key (its address) */
+
 
 /*
 ** {======================================================
@@ -141,6 +143,7 @@ typedef struct wfs_session {
   unsigned char provider;  /* enum wfs_provider */
   unsigned char status;    /* ST_* */
   unsigned char outcome;   /* OC_* */
+  unsigned char clean;     /* raw was cleaned: no cjson.null, integral numbers as integers */
 } wfs_session;
 
 /*
@@ -219,7 +222,32 @@ static int session_pushpath(lua_State *L, int t, const char *path) {
     lua_pop(L, 1);
     return 0;
   }
+#if LUA_VERSION_NUM >= 503
+  if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+    int isint = 0;
+    lua_Integer i = lua_tointegerx(L, -1, &isint);  /* raw may not be cleaned yet */
+    if (isint) {
+      lua_pop(L, 1);
+      lua_pushinteger(L, i);
+    }
+  }
+#endif
   return 1;
+}
+
+
+/*
+** Push the raw table of the session at `ud`, cleaned on first use: a page
+** is decoded without the walk that drops nulls and makes integers
+** (wfs_json_decode_lazy), so a listing that reads a few fields per
+** session never pays it; whoever looks into raw itself gets it done once.
+*/
+static void session_pushraw(lua_State *L, wfs_session *s, int ud) {
+  wfs_getuv(L, ud);
+  if (!s->clean) {
+    wfs_json_clean(L, -1);
+    s->clean = 1;
+  }
 }
 
 
@@ -236,7 +264,7 @@ static void session_pushfield(lua_State *L, int provider, int raw, int code) {
 
 
 /* push field `code` of the session `s` at `ud` */
-static void session_pushcode(lua_State *L, const wfs_session *s, int ud,
+static void session_pushcode(lua_State *L, wfs_session *s, int ud,
                              int code) {
   switch (code) {
     case F_PROVIDER:
@@ -255,7 +283,7 @@ static void session_pushcode(lua_State *L, const wfs_session *s, int ud,
         lua_pushnil(L);
       break;
     case F_RAW:
-      wfs_getuv(L, ud);
+      session_pushraw(L, s, ud);
       break;
     default:
       if (code >= 0 && code < F_NPATHS) {
@@ -297,8 +325,9 @@ void wfs_session_push(lua_State *L, int provider, int rawidx) {
   oc = session_rawstring(L, provider, rawidx, F_RAW_OUTCOME, &oclen);
   s = (wfs_session *)wfs_newudata(L, sizeof(*s));
   s->provider = (unsigned char)provider;
+  s->clean = 0;
   session_normalize(provider, st, stlen, oc, oclen, &s->status, &s->outcome);
-  luaL_getmetatable(L, SESSION_MT);
+  wfs_pushmetatable(L, &session_key);
   lua_setmetatable(L, -2);
   lua_pushvalue(L, rawidx);
   wfs_setuv(L, -2);
@@ -330,7 +359,7 @@ int wfs_session_checkprovider(lua_State *L, int arg) {
 */
 
 static wfs_session *session_check(lua_State *L) {
-  return (wfs_session *)luaL_checkudata(L, 1, SESSION_MT);
+  return (wfs_session *)wfs_checkobject(L, 1, &session_key, SESSION_MT);
 }
 
 
@@ -356,11 +385,11 @@ are the raw tables themselves.
 @treturn table an array, empty when there are none
 */
 static int session_checks(lua_State *L) {
-  const wfs_session *s = session_check(L);
+  wfs_session *s = session_check(L);
   const wfs_provider *pv = &wfs_providers[s->provider];
   lua_settop(L, 1);
   lua_newtable(L);  /* 2: result */
-  wfs_getuv(L, 1);  /* 3: raw */
+  session_pushraw(L, s, 1);  /* 3: raw */
   lua_pushstring(L, pv->checks_key);
   lua_rawget(L, 3);  /* 4: one check, or the array of them */
   if (pv->checks_single) {
@@ -392,11 +421,11 @@ A new plain table with every normalized field that is not nil, plus
 @treturn table
 */
 static int session_to_table(lua_State *L) {
-  const wfs_session *s = session_check(L);
+  wfs_session *s = session_check(L);
   int code;
   lua_settop(L, 1);
   lua_createtable(L, 0, F_NPATHS + 4);  /* 2: result */
-  wfs_getuv(L, 1);                      /* 3: raw */
+  session_pushraw(L, s, 1);             /* 3: raw */
   for (code = 0; code < F_NPATHS; code++) {
     session_pushfield(L, s->provider, 3, code);
     lua_setfield(L, 2, session_fields[code].name);
@@ -421,9 +450,9 @@ The raw object encoded as JSON (through the core's private cjson instance).
 @return[2] `nil, msg` when it cannot be encoded
 */
 static int session_json(lua_State *L) {
-  session_check(L);
+  wfs_session *s = session_check(L);
   lua_settop(L, 1);
-  wfs_getuv(L, 1);
+  session_pushraw(L, s, 1);
   if (wfs_json_encode(L, 2))
     return 1;
   lua_pushnil(L);
@@ -443,7 +472,7 @@ Field access. Methods come first; then `provider`, `status`, `outcome`,
 @return the value, or nil
 */
 static int session_index(lua_State *L) {
-  const wfs_session *s = (const wfs_session *)lua_touserdata(L, 1);
+  wfs_session *s = (wfs_session *)lua_touserdata(L, 1);
   /*
   ** This runs for every field read, so the type check compares the
   ** metatable with an upvalue instead of a registry lookup by name.
@@ -462,7 +491,7 @@ static int session_index(lua_State *L) {
     case LUA_TFUNCTION:
       return 1;
     default:
-      wfs_getuv(L, 1);
+      session_pushraw(L, s, 1);
       lua_pushvalue(L, 2);
       lua_rawget(L, -2);
       if (session_isnull(L, -1))
@@ -620,6 +649,7 @@ static void session_pushnames(lua_State *L, const char *const *names, int n) {
 void wfs_session_open(lua_State *L) {
   int i;
   luaL_newmetatable(L, SESSION_MT);
+  wfs_setmetatablekey(L, &session_key);
   lua_pushliteral(L, SESSION_MT);
   lua_setfield(L, -2, "__name");  /* 5.1 does not set it */
   /* __index's key table: name -> field code, or name -> method */
