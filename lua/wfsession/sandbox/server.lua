@@ -202,8 +202,23 @@ function S.request_id()
   return "req_" .. data.token(data.fmix(n % 4294967296), 7, 20)
 end
 
+-- The latency knob is the time from a request to its answer: what the
+-- sandbox spent computing the body counts, the rest is slept. (A real API's
+-- latency includes its own work too, and the client's floor is then exactly
+-- latency x round trips.)
+local function pace(req)
+  local latency = config().latency
+  if not req or req.paced or latency <= 0 then return end
+  req.paced = true
+  ngx.update_time()
+  local left = latency - (ngx.now() - req.started)
+  if left > 0 then ngx.sleep(left) end
+end
+S.pace = pace
+
 -- Sends the response, applying a pending body fault (truncate, malformed, slow).
 local function send(req, status, body, headers)
+  pace(req)
   ngx.status = status
   ngx.header["Content-Type"] = "application/json"
   if headers then
@@ -267,7 +282,9 @@ local function parse_request()
     if #seg > 16 then break end
   end
   local args, order = util.parse_query(qs)
+  ngx.update_time()
   return {
+    started = ngx.now(),
     method = ngx.req.get_method(),
     seg = seg,
     path = path,
@@ -316,7 +333,6 @@ local function handle_provider(req, name)
   count("n:requests")
   if ngx.var.connection_requests == "1" then count("n:connections") end
   count("n:provider:" .. name)
-  if c.latency > 0 then ngx.sleep(c.latency) end
   local mod = provider_module(name)
   local limited, wait = rate_limited(name, c.rate_limit)
   if limited then
@@ -325,6 +341,7 @@ local function handle_provider(req, name)
   end
   local fault = pick_fault(c)
   if fault == "drop" then
+    pace(req)
     return ngx.exit(444)
   elseif fault == "500" then
     return mod.error(req, 500, "internal")
@@ -339,6 +356,7 @@ local function dispatch()
   local req = parse_request()
   local first = req.seg[1]
   if first == "_sandbox" then
+    req.paced = req.seg[2] ~= "echo"  -- the latency knob is for provider paths and echo only
     local fn = control[req.seg[2] or ""]
     if not fn then
       return S.reply(req, 404, { error = "unknown control path" })
@@ -444,8 +462,6 @@ control.echo = function(req)
   count("n:requests")
   count("n:echo")
   if ngx.var.connection_requests == "1" then count("n:connections") end
-  local c = config()
-  if c.latency > 0 then ngx.sleep(c.latency) end
   local headers = {}
   for k, v in pairs(req.headers) do
     headers[k] = type(v) == "table" and table.concat(v, ", ") or v

@@ -19,6 +19,7 @@ util.NULL = setmetatable({}, { __tostring = function() return "null" end })
 local NULL = util.NULL
 
 local OBJ = {}   -- metatable tag of ordered objects
+local RAW = {}   -- metatable tag of text that is JSON already
 local ARR = {}   -- metatable tag of arrays (so that `{}` encodes as `[]`)
 
 --- Builds an ordered JSON object from alternating keys and values.
@@ -37,6 +38,14 @@ end
 -- @treturn table
 function util.arr(t)
   return setmetatable(t or {}, ARR)
+end
+
+--- Wraps text that is JSON already, to be embedded as it is.
+-- @function raw
+-- @string text
+-- @treturn table
+function util.raw(text)
+  return setmetatable({ text }, RAW)
 end
 
 --- Appends a key/value pair to an ordered object.
@@ -89,7 +98,9 @@ encode_value = function(v, buf, drop)
     buf[#buf + 1] = "null"
   elseif tv == "table" then
     local mt = getmetatable(v)
-    if mt == OBJ then
+    if mt == RAW then
+      buf[#buf + 1] = v[1]
+    elseif mt == OBJ then
       buf[#buf + 1] = "{"
       local first = true
       for k = 1, v.n, 2 do
