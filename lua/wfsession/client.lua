@@ -40,7 +40,7 @@ function M.new(opts, P)
   local client = setmetatable({
     provider = P.name,
     base_url = util.strip_slash(opts.base_url or P.default_base_url),
-    page_size = opts.page_size or 100,
+    page_size = opts.page_size,   -- nil: the provider's default (listing.lua)
     concurrency = opts.concurrency or 4,
     timeout = opts.timeout or 30,
     connect_timeout = opts.connect_timeout or 10,

@@ -84,7 +84,8 @@ end
 ** decoding never delays the next round trip. feed() confirms the token.
 ]]
 local function speculate(self, req, body)
-  if self._speculated == req or self._closed or self._err then return end
+  -- at most `concurrency` pages ahead, answered or not (decoded pages are buffered)
+  if self._speculated == req or self._closed or self._err or #self._inflight >= self._width then return end
   self._speculated = req
   local tok = self._core:peek(body)
   if not tok then return end
@@ -274,10 +275,16 @@ function M.new(client, q)
         .. " on the server", W)
     end
   end
+  -- fewest round trips first: the largest page the provider allows, never
+  -- more than max_items needs (all of a page may be needed without a filter)
+  local size = q.page_size or client.page_size or P.page_size
+  if q.max_items and not q.page_size and not client.page_size and next(plan.client) == nil then
+    size = math.max(1, math.min(size, q.max_items))
+  end
   local c = core.pager{
     provider = client.provider, url = P.list_url(client), params = plan.params,
     headers = { Accept = "application/json" }, timeout = client.timeout,
-    page_size = q.page_size or client.page_size, query = options.canonical(q) .. "|" .. client.scope,
+    page_size = size, query = options.canonical(q) .. "|" .. client.scope,
     legacy = plan.legacy, drift = plan.drift, page_base = plan.page_base, cursor = q.cursor,
   }
   -- concurrency 1 is today's sequential listing: one page at a time, each

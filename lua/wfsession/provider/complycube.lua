@@ -13,6 +13,8 @@ local M = {
   --- raw outcome the server filters on, by normalized outcome
   server_outcome = { approved = "clear", needs_attention = "attention", rejected = "rejected" },
   --- query keys that never apply (no such field at ComplyCube)
+  --- page size of a listing that sets none: its documented maximum
+  page_size = 1000,
   inapplicable = { batch_id = true, file_name_contains = true },
 }
 

@@ -13,6 +13,8 @@ local M = {
   --- every raw status Extend documents; outcome derives from status
   raw_statuses = { "PENDING", "PROCESSING", "NEEDS_REVIEW", "REJECTED", "PROCESSED",
                    "FAILED", "CANCELLED", "CANCELLING" },
+  --- page size of a listing that sets none: its documented maximum (maxPageSize)
+  page_size = 1000,
   inapplicable = {},
 }
 

@@ -13,6 +13,8 @@ local M = {
   default_auth_url = "https://auth.eu.platform.idnow.io",
   options = { client_id = true, client_secret = true, token = true, flow_id = true,
               environment = true, auth_url = true, idnow_page_base = true, idnow_auth = true },
+  --- page size of a listing that sets none: its maximum is UNCONFIRMED upstream: a conservative page
+  page_size = 100,
   inapplicable = { batch_id = true, file_name_contains = true },
 }
 
