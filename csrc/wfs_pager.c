@@ -957,14 +957,17 @@ static void pager_takeitems(lua_State *L, int items) {
 }
 
 
-/* Whether every item from index `from` on has an id handed out from the page before. */
+/*
+** Whether every item from index `from` on has an id handed out from the
+** page before (the current one, used up: feed() is only called then).
+*/
 static int pager_allseen(lua_State *L, const wfs_pager *p, int items, lua_Integer from,
                          lua_Integer count) {
   lua_Integer i;
   int prev, all = 1;
   if (from > count)
     return 0;
-  pager_uvget(L, PAGER_UVPREVIDS);
+  pager_uvget(L, PAGER_UVIDS);
   prev = lua_gettop(L);
   if (!lua_istable(L, prev)) {
     lua_pop(L, 1);
