@@ -11,12 +11,13 @@
 #                every HTTPS request to a real provider fails)
 #   sandbox      nginx-light libnginx-mod-http-lua, curl (its control requests),
 #                openssl (the TLS knob's certificate)
-#   tests        lua-busted, lua-check (make lint), valgrind (make check-memory)
+#   tests        lua-busted, lua-check (make lint), valgrind (make check-memory),
+#                lua-cqueues and lua-luv (the event-loop hosts of wfs.multi)
 set -eu
 PKGS="gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev
 lua5.4 lua-cjson ca-certificates
 nginx-light libnginx-mod-http-lua curl openssl
-lua-busted lua-check valgrind ${EXTRA_PKGS:-}"
+lua-busted lua-check valgrind lua-cqueues lua-luv ${EXTRA_PKGS:-}"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

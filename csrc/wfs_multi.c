@@ -294,7 +294,8 @@ first: a bad field raises an error naming it, before any I/O.
 @tparam[opt] table opts the transfer options of `core.easy` (`connect_timeout`,
   `timeout`, `low_speed_time`, `max_body`, `verify`, `ca_file`, `proxy`,
   `user_agent`); the request's own fields win
-@treturn integer the transfer's id, as `result()` reports it
+@treturn integer the transfer's id, as `result()` reports it (the request
+  is on its way when this returns, if a connection was ready for it)
 */
 static int multi_ladd(lua_State *L) {
   wfs_multi *m = multi_checkopen(L);
@@ -326,6 +327,12 @@ static int multi_ladd(lua_State *L) {
     rc = CURLE_OUT_OF_MEMORY;
   if (rc == CURLE_OK) {
     multi_append(&m->active, x);
+    /*
+    ** libcurl asks for its timer at once for a new transfer: run it now,
+    ** so the request leaves before the caller goes on (decoding a page,
+    ** say), without the socket scan a full step costs.
+    */
+    multi_drive(m, NULL, 0);
   }
   else {
     x->rc = rc;  /* it fails as a transfer does: through result() */

@@ -1,7 +1,6 @@
 -- Pages and lookups in flight, over loopback HTTP to the sandbox: the same
 -- sessions, in the same order, as one page at a time; drift, faults and
 -- max_items with several requests out at once.
-local wfs = require "wfsession"
 local helpers = require "helpers"
 
 local N = 1500

@@ -133,6 +133,11 @@ function helpers.client(sb, provider, extra)
   return wfs.new(o)
 end
 
+--- How much slower than normal the specs run: a bound on time in a
+-- responsiveness spec is multiplied by it (`WFS_TIME_SCALE`, set by
+-- `make check-memory` for valgrind).
+helpers.time_scale = tonumber(os.getenv("WFS_TIME_SCALE") or "") or 1
+
 --- Marker to remove an option in helpers.client's `extra`.
 helpers.NONE = setmetatable({}, { __tostring = function() return "NONE" end })
 

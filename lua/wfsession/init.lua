@@ -30,8 +30,9 @@ end
 --- A libcurl multi handle and a task scheduler for event-loop hosts:
 -- `wfs.new{ ..., multi = m }`, `m:spawn(fn)`, `m:step(0)`, `m:pollfd()`,
 -- `m:timeout()`, `m:wait(t)`, `m:run()`, `m:close()`.
+-- @tparam[opt] table opts `{ step_budget = seconds }` (default 0.002)
 -- @treturn table wfsession.multi
-function wfs.multi() return require("wfsession.multi").new() end
+function wfs.multi(opts) return require("wfsession.multi").new(opts) end
 
 --- Keep the sessions that match a spec table or a predicate (pager, iterator or array).
 wfs.filter = filter.filter

@@ -158,18 +158,39 @@ local function add_timer(m, at, task, box)
   table.insert(timers, i + 1, { at = at, task = task, box = box })
 end
 
-local function run_ready(m)
-  -- cooperative yields from the last step go first, then every wake-up
+--[[
+** Resume what can go on: the cooperative yields of the last step first,
+** then every wake-up, until `budget` seconds are spent (at least one task
+** runs). What is left waits for the next step, and timeout() says 0, so a
+** loop with a frame budget never sees one step decode every page that
+** arrived at once.
+]]
+local function run_ready(m, started)
+  local deadline = started + m._budget
   local later = m._later
   m._later = {}
-  for i = 1, #later do resume(m, later[i]) end
   for _ = 1, MAX_ROUNDS do
     local ready = m._ready
-    if #ready == 0 then break end
+    if #ready == 0 and #later == 0 then return end
     m._ready = {}
-    for i = 1, #ready do
-      local item = ready[i]
-      resume(m, item[1], unpack(item, 2, item.n))
+    local queue_ = later
+    for i = 1, #ready do queue_[#queue_ + 1] = ready[i] end
+    later = {}
+    for i = 1, #queue_ do
+      local item = queue_[i]
+      if getmetatable(item) == Task then
+        resume(m, item)
+      else
+        resume(m, item[1], unpack(item, 2, item.n))
+      end
+      if monotonic() >= deadline and i < #queue_ then
+        -- the rest goes first at the next step, in its order
+        local rest = {}
+        for k = i + 1, #queue_ do rest[#rest + 1] = queue_[k] end
+        for k = 1, #m._ready do rest[#rest + 1] = m._ready[k] end
+        m._ready = rest
+        return
+      end
     end
   end
 end
@@ -196,10 +217,11 @@ function Multi:spawn(fn, ...)
 end
 
 local function step(self)
+  local started = monotonic()
   self._cm:step()
   collect(self)
   fire_timers(self)
-  run_ready(self)
+  run_ready(self, started)
 end
 
 --- Advance transfers and timers and resume the tasks that can go on.
@@ -368,9 +390,7 @@ function Multi:_send(req, opts)
   local me = current(self)
   local box = not me and { _box = true, done = false }
   self._xfers[id] = me or box
-  -- out at once: decoding another page must not delay this one
-  cm:step()
-  collect(self)
+  collect(self)  -- add() ran libcurl's due timers: something may have finished
   if me then
     me._xfer = id
     local r = pack(wait_here(me))
@@ -399,10 +419,33 @@ end
 --- Whether `x` is a wfs.multi.
 function M.is_multi(x) return getmetatable(x) == Multi end
 
+--- Default time a step spends resuming tasks before it leaves the rest for
+-- the next one (seconds).
+M.STEP_BUDGET = 0.002
+
 --- A new multi.
+-- @tparam[opt] table opts `{ step_budget = seconds }`: how long one step
+--   resumes tasks before it leaves the rest for the next (default 0.002;
+--   at least one task runs per step)
 -- @treturn table wfsession.multi
-function M.new()
+function M.new(opts)
+  local budget = M.STEP_BUDGET
+  if opts ~= nil then
+    if type(opts) ~= "table" then error("bad argument #1 to 'multi' (table or nil expected)", 3) end
+    for k in pairs(opts) do
+      if k ~= "step_budget" then
+        error("bad argument #1 to 'multi' ('" .. tostring(k) .. "' is not an option)", 3)
+      end
+    end
+    if opts.step_budget ~= nil then
+      if not (util.is_finite(opts.step_budget) and opts.step_budget >= 0) then
+        error("bad argument #1 to 'multi' ('step_budget' must be a number of seconds >= 0)", 3)
+      end
+      budget = opts.step_budget
+    end
+  end
   return setmetatable({
+    _budget = budget,
     _cm = core.multi(),
     _tasks = {},      -- coroutine -> task (alive)
     _ready = {},      -- tasks to resume now, with what to resume them with
