@@ -57,7 +57,7 @@ demo: deps
 	$(INTREE) $(LUA) examples/demo.lua
 
 bench: all
-	$(INTREE) $(LUA) bench/rss.lua
+	$(INTREE) $(LUA) bench/run.lua
 
 # make demo + make test on a minimal Debian 12 root (debootstrap + chroot; root or sudo).
 fresh-check:

@@ -945,11 +945,11 @@ static int pager_lpeek(lua_State *L) {
 */
 
 /* Keep the ids handed out from the last page (drift duplicates) and make `items` current. */
-static void pager_takeitems(lua_State *L, int items) {
+static void pager_takeitems(lua_State *L, int items, lua_Integer count) {
   wfs_getuv(L, 1);
   lua_rawgeti(L, -1, PAGER_UVIDS);
   lua_rawseti(L, -2, PAGER_UVPREVIDS);
-  lua_newtable(L);
+  lua_createtable(L, 0, (int)count);  /* sized once: pop() adds every id */
   lua_rawseti(L, -2, PAGER_UVIDS);
   lua_pushvalue(L, items);
   lua_rawseti(L, -2, PAGER_UVITEMS);
@@ -1079,7 +1079,7 @@ static int pager_feednumber(lua_State *L, wfs_pager *p, int page, int req, int i
     p->finished = p->next_pos >= p->total;
   else
     p->finished = count < size || (pages >= 0 && q + 1 >= pages);
-  pager_takeitems(L, items);
+  pager_takeitems(L, items, count);
   p->page_start = start;
   p->item_idx = skip + 1;
   p->item_count = count;
@@ -1198,14 +1198,12 @@ static int pager_lfeed(lua_State *L) {
 */
 static int pager_lpop(lua_State *L) {
   wfs_pager *p = pager_check(L);
-  int items, ids, prev, cursor = pager_iscursor(p);
+  int items = 3, ids = 4, prev = 5, cursor = pager_iscursor(p);
   lua_settop(L, 1);
-  pager_uvget(L, PAGER_UVITEMS);
-  items = 2;
-  pager_uvget(L, PAGER_UVIDS);
-  ids = 3;
-  pager_uvget(L, PAGER_UVPREVIDS);
-  prev = 4;
+  wfs_getuv(L, 1);                      /* 2 */
+  lua_rawgeti(L, 2, PAGER_UVITEMS);     /* 3 */
+  lua_rawgeti(L, 2, PAGER_UVIDS);       /* 4 */
+  lua_rawgeti(L, 2, PAGER_UVPREVIDS);   /* 5 */
   if (!lua_istable(L, items))
     return 0;
   while (p->item_idx <= p->item_count) {
@@ -1229,7 +1227,7 @@ static int pager_lpop(lua_State *L) {
     if (p->item_idx > p->item_count) {
       /* the used-up page is garbage now: let it go before the next one is decoded */
       lua_pushnil(L);
-      pager_uvset(L, PAGER_UVITEMS);
+      lua_rawseti(L, 2, PAGER_UVITEMS);
     }
     return 1;
   }

@@ -198,25 +198,38 @@ static int session_isnull(lua_State *L, int idx) {
 
 
 /*
-** Follow the dot path `path` from the table at `t`: push the value and
-** return 1, or push nothing and return 0 when any step is missing.
-** Lookups are raw: the table is data, not an object.
+** Follow the dot path `path` from the table at `t` (an absolute index):
+** push the value and return 1, or push nothing and return 0 when any step
+** is missing. This runs for every field of every session, so a one-step
+** path (most are) is one lua_getfield: its key is a C constant, which Lua
+** finds in its cache of C strings instead of hashing it again. Decoded
+** objects have no metatable, so the lookups read raw.
 */
 static int session_pushpath(lua_State *L, int t, const char *path) {
-  lua_pushvalue(L, t);
-  for (;;) {
-    const char *dot = strchr(path, '.');
-    size_t n = dot ? (size_t)(dot - path) : strlen(path);
-    if (!lua_istable(L, -1)) {
-      lua_pop(L, 1);
-      return 0;
+  const char *dot = strchr(path, '.');
+  if (!lua_istable(L, t))
+    return 0;
+  if (dot == NULL) {
+    lua_getfield(L, t, path);
+  }
+  else {
+    lua_pushvalue(L, t);
+    for (;;) {
+      if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+      }
+      if (dot == NULL) {
+        lua_getfield(L, -1, path);
+        lua_remove(L, -2);
+        break;
+      }
+      lua_pushlstring(L, path, (size_t)(dot - path));
+      lua_rawget(L, -2);
+      lua_remove(L, -2);
+      path = dot + 1;
+      dot = strchr(path, '.');
     }
-    lua_pushlstring(L, path, n);
-    lua_rawget(L, -2);
-    lua_remove(L, -2);
-    if (dot == NULL)
-      break;
-    path = dot + 1;
   }
   if (session_isnull(L, -1)) {
     lua_pop(L, 1);
