@@ -173,7 +173,7 @@ local function peak_kb()
 end
 
 -- child: list every session with the defaults, print "count peak_kb seconds"
-local function rss_child(provider, n, file)
+local function rss_child(n, file)
   local f = assert(io.open(file, "rb"))
   local o = core.decode(f:read("a"))
   f:close()
@@ -254,7 +254,7 @@ end
 local parts = { speed = speed, pagesize = pagesize, feed = feed, rss = rss, lookups = lookups }
 local what = arg[1]
 if what == "rss-child" then
-  rss_child(arg[2], arg[3], arg[4])
+  rss_child(arg[3], arg[4])
 elseif what then
   assert(parts[what], "usage: bench/run.lua [speed|pagesize|feed|rss|lookups]")()
 else
