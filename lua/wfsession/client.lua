@@ -183,7 +183,7 @@ function Client:sessions_by_id(ids, opts)
   local width = runner.concurrent and (opts and opts.concurrency or self.concurrency) or 1
   local tasks, started, given = {}, 0, 0
   local function lookup(id) return self:session(id) end
-  return function()
+  local function iter()
     given = given + 1
     local id = ids[given]
     if id == nil then return nil end
@@ -195,6 +195,15 @@ function Client:sessions_by_id(ids, opts)
     tasks[given] = nil
     return id, runner:join(task)
   end
+  -- the closing value of a generic for (5.4): a break cancels the lookups in flight
+  local closer = setmetatable({}, { __close = function()
+    for i, task in pairs(tasks) do
+      runner:cancel(task)
+      tasks[i] = nil
+    end
+    given = #ids
+  end })
+  return iter, nil, nil, closer
 end
 
 --- Poll a session until its status is terminal.

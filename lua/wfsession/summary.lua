@@ -24,8 +24,16 @@ local string_rep, string_format = string.rep, string.format
 local S = {}
 
 -- the order a person expects: the life of a session, then the verdicts
-local STATUS_ORDER = { "pending", "running", "review", "completed", "failed", "cancelled", "expired" }
-local OUTCOME_ORDER = { "approved", "rejected", "needs_attention" }
+-- (the core's vocabularies, in their order: looked up on first use, like
+-- the core's time parser in wfsession.filter)
+local vocabulary
+local function vocabularies()
+  if not vocabulary then
+    local core = require "wfsession.core"
+    vocabulary = { core.STATUSES, core.OUTCOMES }
+  end
+  return vocabulary[1], vocabulary[2]
+end
 
 --- Group name of sessions whose `by` key is nil.
 S.NONE = "(none)"
@@ -336,8 +344,9 @@ function Summary:format()
 
   out[#out + 1] = ""
   local rows = {}
-  count_block(rows, "status", self.by_status, STATUS_ORDER, total, true)
-  count_block(rows, "outcome", self.by_outcome, OUTCOME_ORDER, total, false)
+  local statuses, outcomes = vocabularies()
+  count_block(rows, "status", self.by_status, statuses, total, true)
+  count_block(rows, "outcome", self.by_outcome, outcomes, total, false)
   render(rows, { "l", "r", "r" }, out)
 
   out[#out + 1] = ""
