@@ -1,10 +1,17 @@
 # wfsession: build, test, demo, install.
-# Every variable is overridable: `make LUA_PC=lua5.3 LUA=lua5.3`, `make DEV=1`.
+#
+# LUA picks the Lua the core is built for and the specs run on: lua5.4 (the
+# default), lua5.3, lua5.1 or luajit (OpenResty's LuaJIT 2.1, Debian luajit2).
+# Objects live in build/<LUA>/; an in-tree build copies that target's core to
+# wfsession/core.so (where the specs and the examples find it), and changing
+# LUA copies the other one. Every variable is overridable: `make LUA=luajit`,
+# `make DEV=1`, `make LUA_INCDIR=/opt/lua/include`.
 
-PKG_CONFIG ?= pkg-config
-LUA_PC     ?= lua5.4
 LUA        ?= lua5.4
-LUA_VERSION ?= $(shell $(PKG_CONFIG) --modversion $(LUA_PC) 2>/dev/null | cut -d. -f1,2)
+PKG_CONFIG ?= pkg-config
+# LuaJIT's pkg-config module is "luajit"; it speaks the 5.1 ABI and installs to the 5.1 trees
+LUA_PC     ?= $(LUA)
+LUA_VERSION ?= $(if $(filter luajit,$(LUA)),5.1,$(shell $(PKG_CONFIG) --modversion $(LUA_PC) 2>/dev/null | cut -d. -f1,2))
 LUA_INCDIR ?=
 LUA_CFLAGS ?= $(if $(LUA_INCDIR),-I$(LUA_INCDIR),$(shell $(PKG_CONFIG) --cflags $(LUA_PC)))
 CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl)
@@ -26,30 +33,48 @@ LUA_CMOD ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 BINDIR   ?= $(PREFIX)/bin
 INSTALL  ?= install
 
-SRCS = $(wildcard csrc/*.c)
-OBJS = $(SRCS:.c=.o)
-CORE = wfsession/core.so
-BUSTED = $(LUA) /usr/bin/busted
+SRCS    = $(wildcard csrc/*.c)
+HDRS    = $(wildcard csrc/*.h)
+BUILD   = build/$(LUA)
+OBJS    = $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(SRCS))
+BUILT   = $(BUILD)/wfsession/core.so
+CORE    = wfsession/core.so
+BUSTED  = $(LUA) /usr/bin/busted
 # Run in-tree: the Lua layer from lua/, the core from ./wfsession/core.so.
-INTREE = LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./?.so;;"
+INTREE  = LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./?.so;;"
 
-.PHONY: all deps test demo bench install clean lint fresh-check
+# Which target the in-tree core was copied from: rewritten (so newer) when LUA changes.
+TARGET_STAMP = wfsession/.target
+ifndef WFS_NOSTAMP
+$(shell mkdir -p wfsession; [ "`cat $(TARGET_STAMP) 2>/dev/null`" = "$(LUA)" ] || echo "$(LUA)" > $(TARGET_STAMP))
+endif
+
+.PHONY: all core-luajit deps test demo bench install clean lint fresh-check
 
 all: $(CORE)
 
-$(CORE): $(OBJS)
-	@mkdir -p wfsession
+$(CORE): $(BUILT) $(TARGET_STAMP)
+	cp $(BUILT) $@
+
+$(BUILT): $(OBJS)
+	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(CURL_LIBS) $(LDFLAGS)
 
-csrc/%.o: csrc/%.c $(wildcard csrc/*.h)
+$(BUILD)/obj/%.o: csrc/%.c $(HDRS)
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The LuaJIT core the nginx specs load (build/luajit/wfsession/core.so), whatever LUA is.
+core-luajit:
+	@$(MAKE) --no-print-directory WFS_NOSTAMP=1 LUA=luajit LUA_PC=luajit LUA_VERSION=5.1 LUA_INCDIR= \
+	  LUA_CFLAGS="`$(PKG_CONFIG) --cflags luajit`" build/luajit/wfsession/core.so
 
 # Installs whatever Debian packages are missing (apt-get as root, else sudo).
 deps:
-	@sh .ci/deps.sh
+	@WFS_LUA="$(LUA)" sh .ci/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all core-luajit
 	$(BUSTED) $(BUSTED_ARGS)
 
 demo: deps
@@ -66,13 +91,12 @@ fresh-check:
 lint:
 	luacheck lua spec examples bench bin/wfsession-sandbox
 
-install: $(CORE)
+install: $(BUILT)
 	$(INSTALL) -d $(DESTDIR)$(LUA_CMOD)/wfsession $(DESTDIR)$(LUA_LMOD)/wfsession $(DESTDIR)$(BINDIR)
-	$(INSTALL) -m 0755 $(CORE) $(DESTDIR)$(LUA_CMOD)/wfsession/core.so
+	$(INSTALL) -m 0755 $(BUILT) $(DESTDIR)$(LUA_CMOD)/wfsession/core.so
 	cd lua && find wfsession -name '*.lua' -exec $(INSTALL) -D -m 0644 {} $(DESTDIR)$(LUA_LMOD)/{} \;
 	$(INSTALL) -m 0755 bin/wfsession-sandbox $(DESTDIR)$(BINDIR)/
 
 clean:
-	rm -f csrc/*.o $(CORE)
-	rm -rf wfsession
+	rm -rf build/lua5.1 build/lua5.3 build/lua5.4 build/luajit wfsession csrc/*.o
 include mk/quality.mk

@@ -12,12 +12,23 @@
 #   sandbox      nginx-light libnginx-mod-http-lua, curl (its control requests),
 #                openssl (the TLS knob's certificate)
 #   tests        lua-busted, lua-check (make lint), valgrind (make check-memory),
-#                lua-cqueues and lua-luv (the event-loop hosts of wfs.multi)
+#                lua-cqueues and lua-luv (the event-loop hosts of wfs.multi),
+#                libluajit2-5.1-dev (the core the nginx specs load: OpenResty's LuaJIT)
+#   WFS_LUA      the Lua target of `make LUA=...`: lua5.1, lua5.3 or luajit add
+#                their interpreter and headers (luajit2 is OpenResty's branch:
+#                Debian's own luajit conflicts with nginx's Lua module)
 set -eu
 PKGS="gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev
 lua5.4 lua-cjson ca-certificates
 nginx-light libnginx-mod-http-lua curl openssl
-lua-busted lua-check valgrind lua-cqueues lua-luv ${EXTRA_PKGS:-}"
+lua-busted lua-check valgrind lua-cqueues lua-luv libluajit2-5.1-dev ${EXTRA_PKGS:-}"
+case "${WFS_LUA:-lua5.4}" in
+  lua5.4) ;;
+  lua5.3) PKGS="$PKGS lua5.3 liblua5.3-dev" ;;
+  lua5.1) PKGS="$PKGS lua5.1 liblua5.1-0-dev" ;;
+  luajit) PKGS="$PKGS luajit2" ;;
+  *) echo "deps: unknown Lua target '$WFS_LUA' (lua5.4, lua5.3, lua5.1 or luajit)" >&2; exit 2 ;;
+esac
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -175,7 +175,7 @@ end
 -- child: list every session with the defaults, print "count peak_kb seconds"
 local function rss_child(n, file)
   local f = assert(io.open(file, "rb"))
-  local o = core.decode(f:read("a"))
+  local o = core.decode(f:read("*a"))
   f:close()
   local c = wfs.new(o)
   local t0, k = mono(), 0
@@ -201,7 +201,7 @@ local function rss()
       f:write(core.encode(options(sb, provider)))
       f:close()
       local p = assert(io.popen(("%s bench/run.lua rss-child %s %d %s"):format(lua, provider, n, file)))
-      local out = p:read("a")
+      local out = p:read("*a")
       p:close()
       os.remove(file)
       local got, kb, secs = out:match("(%d+)%s+(%d+)%s+([%d.]+)")

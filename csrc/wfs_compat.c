@@ -57,3 +57,21 @@ void *wfs_checkobject(lua_State *L, int idx, const void *key, const char *tname)
   luaL_argerror(L, idx, lua_pushfstring(L, "%s expected, got %s", tname, luaL_typename(L, idx)));
   return NULL;
 }
+
+
+lua_Integer wfs_checkinteger(lua_State *L, int arg) {
+#if LUA_VERSION_NUM >= 503
+  return luaL_checkinteger(L, arg);
+#else
+  lua_Number n = luaL_checknumber(L, arg);
+  lua_Integer i = (lua_Integer)n;
+  if ((lua_Number)i != n)
+    luaL_argerror(L, arg, "number has no integer representation");
+  return i;
+#endif
+}
+
+
+lua_Integer wfs_optinteger(lua_State *L, int arg, lua_Integer def) {
+  return lua_isnoneornil(L, arg) ? def : wfs_checkinteger(L, arg);
+}

@@ -61,4 +61,11 @@ void wfs_setmetatablekey(lua_State *L, const void *key);  /* registers the table
 void wfs_pushmetatable(lua_State *L, const void *key);
 void *wfs_checkobject(lua_State *L, int idx, const void *key, const char *tname);
 
+/*
+** An integer argument on every version: 5.1's luaL_checkinteger truncates
+** 404.5 to 404, 5.3+ refuses it; this refuses it everywhere.
+*/
+lua_Integer wfs_checkinteger(lua_State *L, int arg);
+lua_Integer wfs_optinteger(lua_State *L, int arg, lua_Integer def);
+
 #endif

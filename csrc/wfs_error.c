@@ -333,7 +333,7 @@ static int error_lhttp(lua_State *L) {
   const char *body = NULL;
   size_t len = 0;
   luaL_checktype(L, 2, LUA_TNUMBER);  /* no "404": a status is a number */
-  status = luaL_checkinteger(L, 2);
+  status = wfs_checkinteger(L, 2);
   if (!lua_isnoneornil(L, 3) && !lua_istable(L, 3))
     return luaL_argerror(L, 3, lua_pushfstring(L,
              "table or nil expected, got %s", luaL_typename(L, 3)));

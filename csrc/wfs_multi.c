@@ -412,7 +412,7 @@ Stop a transfer and forget it (also one that finished but was not handed over).
 */
 static int multi_lcancel(lua_State *L) {
   wfs_multi *m = multi_checkopen(L);
-  lua_Integer id = luaL_checkinteger(L, 2);
+  lua_Integer id = wfs_checkinteger(L, 2);
   multi_xfer *x;
   for (x = m->active.head; x != NULL; x = x->next) {
     if (x->id == id) {

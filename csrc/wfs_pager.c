@@ -590,7 +590,7 @@ static int pager_addparams(lua_State *L, luaL_Buffer *b, int params, int *first)
 */
 static int pager_lrequest(lua_State *L) {
   wfs_pager *p = pager_check(L);
-  lua_Integer want = luaL_optinteger(L, 2, 0);
+  lua_Integer want = wfs_optinteger(L, 2, 0);
   lua_Integer size = p->page_size, page = -1;
   const wfs_provider *pv = p->pv;
   int explicit_token = !lua_isnoneornil(L, 3);
@@ -762,7 +762,7 @@ static const char *pager_checkitems(lua_State *L, const wfs_pager *p, int items,
 */
 static int pager_ldecode(lua_State *L) {
   wfs_pager *p = pager_check(L);
-  lua_Integer status = luaL_checkinteger(L, 2);
+  lua_Integer status = wfs_checkinteger(L, 2);
   const wfs_provider *pv = p->pv;
   size_t len = 0;
   const char *body = lua_isnoneornil(L, 4) ? NULL : luaL_checklstring(L, 4, &len);

@@ -14,7 +14,7 @@ local sandbox = require "wfsession.sandbox"
 -- The lua5.4 interpreter starts in generational GC mode, whose major
 -- collections can stop the world for several milliseconds; a loop with a
 -- frame budget uses the incremental collector (LuaJIT and 5.1-5.3 do anyway).
-collectgarbage("incremental")
+if _VERSION == "Lua 5.4" then collectgarbage("incremental") end
 
 local sessions = tonumber(arg and arg[1]) or 600
 local latency = tonumber(arg and arg[2]) or 0.05

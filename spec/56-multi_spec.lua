@@ -93,6 +93,9 @@ describe("wfs.multi", function()
     end)
 
     it("hands back the err of a listing that failed inside a for loop", function()
+      if _VERSION == "Lua 5.1" and not rawget(_G, "jit") then
+        return pending("PUC Lua 5.1 cannot yield inside a for iterator (iterate with pager:next())")
+      end
       local m = wfs.multi()
       local c = helpers.client(sb, "complycube", { multi = m, api_key = "wrong_key_1234" })
       local t = m:spawn(function()

@@ -5,7 +5,7 @@ describe("examples", function()
 
   local function run(script, args)
     local p = assert(io.popen(env .. "timeout 60 " .. lua .. " " .. script .. " " .. (args or "") .. " 2>&1"))
-    local out = p:read("a")
+    local out = p:read("*a")
     local ok, _, code = p:close()
     return out, ok and 0 or code
   end

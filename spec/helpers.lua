@@ -7,7 +7,7 @@ local core_ok, core = pcall(require, "wfsession.core")
 --- Contents of spec/fixtures/<name>.
 function helpers.fixture(name)
   local f = assert(io.open("spec/fixtures/" .. name, "rb"))
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
