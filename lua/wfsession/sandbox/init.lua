@@ -1,11 +1,13 @@
 --- Control API of the provider sandbox (the simulator of ComplyCube, IDnow
 -- and Extend used by the tests, the demo and the benchmarks).
 --
--- `start` writes an nginx configuration into a fresh temporary directory,
--- starts nginx (with the Lua module) on a loopback port and waits until it
--- answers; the returned object talks to the control plane under `/_sandbox/`
--- with the `curl` command-line tool and stops nginx on `stop`, on `__gc`
--- and on `__close`. Plain Lua 5.1-5.4: no sockets or signals are needed.
+-- `start` runs nginx with the Lua module on a loopback port
+-- (`wfsession.sandbox.nginx`: a fresh temporary directory, Lua paths of its
+-- own, and a watchdog that stops it when the starting process is gone) and
+-- waits until it answers; the returned object talks to the control plane
+-- under `/_sandbox/` with the `curl` command-line tool and stops nginx on
+-- `stop`, on `__gc` and on `__close`. Plain Lua 5.1-5.4: no sockets or
+-- signals are needed.
 --
 --     local sandbox = require "wfsession.sandbox"
 --     local sb = assert(sandbox.start{ sessions = 1000, seed = 1 })
@@ -16,6 +18,7 @@
 
 local cjson = require "cjson"
 local util = require "wfsession.sandbox.util"
+local nginx = require "wfsession.sandbox.nginx"
 
 local sandbox = {}
 
@@ -28,64 +31,8 @@ sandbox.EXTEND_API_VERSION = "2026-02-09"
 local floor = math.floor
 local format = string.format
 
--- Shell helpers ----------------------------------------------------------------
-
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- os.execute's result differs between 5.1 (a number) and 5.2+ (a boolean).
-local function run(cmd)
-  local a, _, c = os.execute(cmd)
-  if type(a) == "number" then return a == 0 end
-  return a == true and (c == nil or c == 0)
-end
-
-local function capture(cmd)
-  local p = io.popen(cmd, "r")
-  if not p then return nil end
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, text)
-  local f, err = io.open(path, "wb")
-  if not f then return nil, err end
-  f:write(text)
-  f:close()
-  return true
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function sleep(seconds)
-  run("sleep " .. format("%.3f", seconds))
-end
-
--- A process is gone when /proc has no entry for it, or only a zombie
--- (whose parent, often not us, has yet to reap it).
-local function alive(pid)
-  if not pid then return false end
-  local stat = read_file("/proc/" .. pid .. "/stat")
-  if stat then
-    return stat:match("^%d+ %b() (%a)") ~= "Z"
-  end
-  if exists("/proc/self/stat") then return false end
-  return run("kill -0 " .. pid .. " 2>/dev/null")
-end
+local shell_quote, run, capture = nginx.shell_quote, nginx.run, nginx.capture
+local read_file, write_file, alive = nginx.read_file, nginx.write_file, nginx.alive
 
 -- Converts integral floats (the Debian cjson decodes every number as a
 -- float on 5.3+) back to integers, so counters print as counters.
@@ -97,90 +44,6 @@ local function integers(v)
     return tointeger(v) or v
   end
   return v
-end
-
--- Locating nginx and our own Lua files -------------------------------------------
-
-local function lua_root()
-  local src = debug.getinfo(1, "S").source
-  local path = src:sub(1, 1) == "@" and src:sub(2) or src
-  path = path:gsub("\\", "/")
-  local root = path:match("^(.*)/wfsession/sandbox/init%.lua$")
-    or path:match("^(.*)/wfsession/sandbox%.lua$")
-  if not root then
-    -- Found through a package.path entry like "./lua/?/init.lua".
-    local found = package.searchpath and package.searchpath("wfsession.sandbox.server", package.path)
-    root = found and found:match("^(.*)/wfsession/sandbox/server%.lua$")
-  end
-  if not root then return nil end
-  if root:sub(1, 1) ~= "/" then
-    local cwd = capture("pwd")
-    root = (cwd or ""):gsub("%s+$", "") .. "/" .. root
-  end
-  return (root:gsub("/%./", "/"):gsub("/%.$", ""))
-end
-
-local function find_nginx(given)
-  if given then return given end
-  local env = os.getenv("WFSESSION_NGINX")
-  if env and env ~= "" then return env end
-  for _, p in ipairs({ "/usr/sbin/nginx", "/usr/local/openresty/nginx/sbin/nginx",
-    "/usr/local/sbin/nginx", "/usr/bin/nginx", "/usr/bin/openresty" }) do
-    if exists(p) then return p end
-  end
-  local found = capture("command -v nginx 2>/dev/null")
-  found = found and found:gsub("%s+$", "")
-  if found and found ~= "" then return found end
-  return nil
-end
-
--- Debian and Ubuntu ship the Lua module as a dynamic module; OpenResty has
--- it built in (and says so in `nginx -V`).
-local function module_lines(nginx)
-  local v = capture(shell_quote(nginx) .. " -V 2>&1") or ""
-  if v:find("lua%-nginx%-module") or v:find("ngx_lua") or v:find("openresty") then return "" end
-  local lines = {}
-  for _, dir in ipairs({ "/usr/lib/nginx/modules", "/usr/share/nginx/modules",
-    "/usr/lib64/nginx/modules" }) do
-    if exists(dir .. "/ngx_http_lua_module.so") then
-      if exists(dir .. "/ndk_http_module.so") then
-        lines[#lines + 1] = "load_module " .. dir .. "/ndk_http_module.so;"
-      end
-      lines[#lines + 1] = "load_module " .. dir .. "/ngx_http_lua_module.so;"
-      return table.concat(lines, "\n")
-    end
-  end
-  return ""
-end
-
--- Whether something already listens on `port` (Linux /proc; false when
--- unknown). nginx retries a failed bind five times, half a second apart, so
--- checking first keeps a collision from costing 2.5 s.
-local function port_in_use(port)
-  local hex = format(":%04X ", port)
-  for _, f in ipairs({ "/proc/net/tcp", "/proc/net/tcp6" }) do
-    for line in (read_file(f) or ""):gmatch("[^\n]+") do
-      local addr, state = line:match("^%s*%d+:%s+(%S+)%s+%S+%s+(%x%x)")
-      if addr and state == "0A" and (addr .. " "):find(hex, 1, true) then return true end
-    end
-  end
-  return false
-end
-
-local function random_port()
-  local f = io.open("/dev/urandom", "rb")
-  local n
-  if f then
-    local b = f:read(2)
-    f:close()
-    if b and #b == 2 then n = b:byte(1) * 256 + b:byte(2) end
-  end
-  if not n then
-    n = floor(os.clock() * 1e6) + os.time() + (tonumber(tostring({}):match("(%x+)$"), 16) or 0)
-  end
-  -- Below the usual ephemeral range (32768-60999) so outgoing connections
-  -- rarely hold the port we pick.
-  return 20000 + n % 12000
 end
 
 -- Options ---------------------------------------------------------------------
@@ -261,30 +124,13 @@ end
 
 -- nginx configuration -------------------------------------------------------------
 
-local CONF = [[
-# Generated by wfsession.sandbox: a throw-away nginx for one sandbox.
-%s
-worker_processes 1;
-daemon on;
-master_process on;
-pid "%s/nginx.pid";
-error_log "%s/error.log" warn;
-worker_shutdown_timeout 1s;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  server_tokens off;
+-- The inside of nginx's http block (wfsession.sandbox.nginx writes the rest).
+local HTTP = [[
   default_type application/json;
-  client_body_temp_path "%s/tmp/body";
-  proxy_temp_path "%s/tmp/proxy";
-  fastcgi_temp_path "%s/tmp/fastcgi";
-  uwsgi_temp_path "%s/tmp/uwsgi";
-  scgi_temp_path "%s/tmp/scgi";
   client_body_buffer_size 1m;
   client_max_body_size 1m;
   keepalive_requests 100000;
   keepalive_timeout 60s;
-  lua_package_path "%s/?.lua;%s/?/init.lua;;";
   lua_shared_dict wfs_sandbox 16m;
   lua_socket_log_errors off;
   init_by_lua_block { require("wfsession.sandbox.server").init(%q) }
@@ -294,7 +140,6 @@ http {
 %s
     location / { content_by_lua_block { require("wfsession.sandbox.server").handle() } }
   }
-}
 ]]
 
 local GZIP = [[
@@ -303,7 +148,7 @@ local GZIP = [[
   gzip_min_length 64;
   gzip_vary on;]]
 
-local function write_conf(self, port)
+local function http_block(self, port)
   local d = self.dir
   local ssl, ssl_lines = "", ""
   if self.tls then
@@ -311,9 +156,7 @@ local function write_conf(self, port)
     ssl_lines = format('    ssl_certificate "%s/cert.pem";\n    ssl_certificate_key "%s/key.pem";',
       d, d)
   end
-  local conf = format(CONF, self.modules, d, d, d, d, d, d, d, self.lua_root, self.lua_root,
-    d .. "/sandbox.json", self.gzip and GZIP or "", port, ssl, ssl_lines)
-  return write_file(d .. "/nginx.conf", conf)
+  return format(HTTP, d .. "/sandbox.json", self.gzip and GZIP or "", port, ssl, ssl_lines)
 end
 
 -- The sandbox object ------------------------------------------------------------
@@ -500,42 +343,12 @@ function Sandbox:fetch(path, opts)
   return tonumber(code), text
 end
 
--- The children of `pid`, read from /proc (procps' pgrep is not on a minimal
--- system): field 4 of /proc/<p>/stat is the parent, after the command name
--- in parentheses, which may itself hold spaces and parentheses.
-local function child_pids(pid)
-  local out = capture("cat /proc/[0-9]*/stat 2>/dev/null") or ""
-  local pids = {}
-  for line in out:gmatch("[^\n]+") do
-    local p, parent = line:match("^(%d+) %(.*%) %a (%d+)")
-    if parent == tostring(pid) then pids[#pids + 1] = p end
-  end
-  return pids
-end
-
 --- The pids of nginx: the master first, then its workers (empty once stopped).
 -- @function pids
 -- @treturn table array of pid strings
 function Sandbox:pids()
-  if self.stopped or not alive(self.pid) then return {} end
-  local pids = child_pids(self.pid)
-  table.insert(pids, 1, self.pid)
-  return pids
-end
-
--- Waits (bounded) for every pid to be gone; true when they all are.
-local function wait_gone(pids, seconds)
-  local deadline = os.time() + seconds + 1
-  for _ = 1, floor(seconds / 0.02) + 1 do
-    local any = false
-    for _, p in ipairs(pids) do
-      if alive(p) then any = true break end
-    end
-    if not any then return true end
-    if os.time() > deadline then break end
-    sleep(0.02)
-  end
-  return false
+  if self.stopped or not self.nginx then return {} end
+  return self.nginx:pids()
 end
 
 --- Stops nginx and removes the sandbox's directory. Idempotent; also run
@@ -545,22 +358,7 @@ end
 function Sandbox:stop()
   if self.stopped then return true end
   self.stopped = true
-  local pid = self.pid
-  if pid and alive(pid) then
-    local pids = child_pids(pid)
-    table.insert(pids, 1, pid)
-    -- TERM is nginx's fast shutdown: the master stops its workers and exits.
-    run("kill -TERM " .. pid .. " 2>/dev/null")
-    if not wait_gone(pids, 5) then
-      for _, p in ipairs(pids) do
-        if alive(p) then run("kill -KILL " .. p .. " 2>/dev/null") end
-      end
-      wait_gone(pids, 2)
-    end
-  end
-  if self.own_dir and not self.keep_dir then
-    run("rm -rf " .. shell_quote(self.dir))
-  end
+  if self.nginx then self.nginx:stop() end
   return true
 end
 
@@ -580,69 +378,12 @@ Sandbox.__tostring = function(self)
   return format("wfsession.sandbox: %s (%s)", self.url, self.stopped and "stopped" or "running")
 end
 
-local function make_dir(given)
-  if given then
-    if not run("mkdir -p " .. shell_quote(given .. "/tmp")) then
-      return nil, "cannot create directory " .. given
-    end
-    return given, false
-  end
-  local base = os.getenv("TMPDIR")
-  if not base or base == "" then base = "/tmp" end
-  local out = capture("mktemp -d " .. shell_quote(base .. "/wfsession-sandbox.XXXXXXXX") ..
-    " 2>/dev/null")
-  local dir = out and out:gsub("%s+$", "")
-  if not dir or dir == "" then return nil, "cannot create a temporary directory" end
-  if not run("mkdir -p " .. shell_quote(dir .. "/tmp")) then
-    return nil, "cannot create directory " .. dir
-  end
-  return dir, true
-end
-
 local function make_cert(dir)
   local cmd = format("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes " ..
     "-keyout %s -out %s -days 7 -subj /CN=127.0.0.1 " ..
     "-addext subjectAltName=IP:127.0.0.1,DNS:localhost >/dev/null 2>&1",
     shell_quote(dir .. "/key.pem"), shell_quote(dir .. "/cert.pem"))
   if not run(cmd) then return nil, "openssl could not generate a certificate" end
-  return true
-end
-
-local function log_tail(self)
-  local text = (read_file(self.dir .. "/start.log") or "") .. (read_file(self.dir .. "/error.log") or "")
-  local last
-  for line in text:gmatch("[^\n]+") do
-    if line:find("emerg") or line:find("error") or line:find("crit") then last = line end
-  end
-  return last or text:match("[^\n]*$") or ""
-end
-
--- Starts nginx on `port`; returns true, or nil, message, retryable.
-local function launch(self, port)
-  local ok, err = write_conf(self, port)
-  if not ok then return nil, "cannot write nginx.conf: " .. tostring(err) end
-  os.remove(self.dir .. "/nginx.pid")
-  write_file(self.dir .. "/error.log", "")
-  local cmd = format("%s -p %s -c %s -e %s >%s 2>&1", shell_quote(self.nginx),
-    shell_quote(self.dir .. "/"), shell_quote(self.dir .. "/nginx.conf"),
-    shell_quote(self.dir .. "/error.log"), shell_quote(self.dir .. "/start.log"))
-  if not run(cmd) then
-    local log = (read_file(self.dir .. "/start.log") or "") .. (read_file(self.dir .. "/error.log") or "")
-    if log:find("in use") then
-      return nil, format("port %d is in use", port), true
-    end
-    return nil, "nginx failed to start: " .. log_tail(self)
-  end
-  -- The pid file appears just after the launcher exits (nginx daemonizes first).
-  for _ = 1, 250 do
-    local pid = (read_file(self.dir .. "/nginx.pid") or ""):match("^(%d+)")
-    if pid then
-      self.pid = pid
-      break
-    end
-    sleep(0.01)
-  end
-  if not self.pid then return nil, "nginx started but wrote no pid file" end
   return true
 end
 
@@ -681,67 +422,39 @@ function sandbox.start(opts)
 
   local self = setmetatable({ tls = opts.tls or false, gzip = opts.gzip or false,
     keep_dir = opts.keep_dir, detached = opts.detach, stopped = false }, Sandbox)
-  self.nginx = find_nginx(opts.nginx)
-  if not self.nginx then return nil, "nginx not found (set WFSESSION_NGINX)" end
-  self.lua_root = lua_root()
-  if not self.lua_root then return nil, "cannot locate the wfsession Lua files" end
-  local dir, own = make_dir(opts.dir)
-  if not dir then
-    self.stopped = true
-    return nil, own
-  end
-  self.dir, self.own_dir = dir, own
-  self.modules = module_lines(self.nginx)
-  local function fail(msg)
-    self:stop()
-    return nil, msg
-  end
-  if self.tls then
-    local ok, err = make_cert(dir)
-    if not ok then return fail(err) end
-    self.ca_file = dir .. "/cert.pem"
-  end
-  local server_cfg = {}
-  for k, v in pairs(opts) do
-    if SERVER_KEYS[k] then server_cfg[k] = v end
-  end
-  write_file(dir .. "/sandbox.json", encode(server_cfg))
-
-  local attempts = opts.port and 1 or 20
-  local started, err
-  for _ = 1, attempts do
-    local port = opts.port
-    if not port then
-      for _ = 1, 50 do
-        port = random_port()
-        if not port_in_use(port) then break end
-      end
-    end
-    local retry
-    if port_in_use(port) then
-      started, err, retry = nil, format("port %d is in use", port), true
-    else
-      started, err, retry = launch(self, port)
-    end
-    if started then
-      self.port = port
-      break
-    end
-    if not retry then break end
-  end
-  if not started then return fail(err) end
-  self.url = format("%s://127.0.0.1:%d", self.tls and "https" or "http", self.port)
-
-  -- Ready when a worker answers (the master binds before daemonizing, so
-  -- connections queue until then).
   local info, ierr
-  local deadline = os.time() + (opts.start_timeout or 5) + 1
-  for _ = 1, 200 do
-    info, ierr = control_json(self, "GET", "/_sandbox/info")
-    if info or os.time() > deadline or not alive(self.pid) then break end
-    sleep(0.01)
+  local inst, err = nginx.start{
+    nginx = opts.nginx, dir = opts.dir, keep_dir = opts.keep_dir, port = opts.port,
+    start_timeout = opts.start_timeout, prefix = "wfsession-sandbox",
+    -- a detached sandbox outlives this process: no watchdog
+    owner = opts.detach and false or nil,
+    prepare = function(dir)
+      self.dir = dir
+      if self.tls then
+        local ok, cerr = make_cert(dir)
+        if not ok then return nil, cerr end
+        self.ca_file = dir .. "/cert.pem"
+      end
+      local server_cfg = {}
+      for k, v in pairs(opts) do
+        if SERVER_KEYS[k] then server_cfg[k] = v end
+      end
+      return write_file(dir .. "/sandbox.json", encode(server_cfg))
+    end,
+    http = function(ctx) return http_block(self, ctx.port) end,
+    -- ready when a worker answers (the master binds before daemonizing, so
+    -- connections queue until then)
+    ready = function(i)
+      self.url = format("%s://127.0.0.1:%d", self.tls and "https" or "http", i.port)
+      info, ierr = control_json(self, "GET", "/_sandbox/info")
+      return info, ierr
+    end,
+  }
+  if not inst then
+    self.stopped = true
+    return nil, err
   end
-  if not info then return fail("sandbox did not answer: " .. tostring(ierr) .. " " .. log_tail(self)) end
+  self.nginx, self.pid, self.port, self.dir = inst, inst.pid, inst.port, inst.dir
 
   self.seed = info.seed
   self.sessions = opts.sessions or 1000
