@@ -6,7 +6,7 @@
 -- nginx's LuaJIT must not inherit a LUA_PATH meant for another Lua) on a
 -- free loopback port, and waits until the caller's `ready` check passes.
 -- nginx dies with its owner: a watchdog timer inside nginx checks the
--- owner's pid twice a second and, once it is gone (killed, crashed, its pipe
+-- owner's pid five times a second and, once it is gone (killed, crashed, its pipe
 -- closed), removes the directory and stops nginx. Plain Lua 5.1-5.4: no
 -- sockets or signals are needed on this side.
 -- @module wfsession.sandbox.nginx
