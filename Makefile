@@ -11,7 +11,7 @@ LUA        ?= lua5.4
 PKG_CONFIG ?= pkg-config
 # LuaJIT's pkg-config module is "luajit"; it speaks the 5.1 ABI and installs to the 5.1 trees
 LUA_PC     ?= $(LUA)
-LUA_VERSION ?= $(if $(filter luajit,$(LUA)),5.1,$(shell $(PKG_CONFIG) --modversion $(LUA_PC) 2>/dev/null | cut -d. -f1,2))
+LUA_VERSION ?= $(if $(filter luajit,$(LUA) $(LUA_PC)),5.1,$(shell $(PKG_CONFIG) --modversion $(LUA_PC) 2>/dev/null | cut -d. -f1,2))
 LUA_INCDIR ?=
 LUA_CFLAGS ?= $(if $(LUA_INCDIR),-I$(LUA_INCDIR),$(shell $(PKG_CONFIG) --cflags $(LUA_PC)))
 CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl)

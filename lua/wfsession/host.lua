@@ -21,9 +21,6 @@
 
 local H = {}
 
-local unpack = table.unpack or unpack
-local function pack(...) return { n = select("#", ...), ... } end
-
 local core_cache
 local function core()
   if core_cache == nil then
@@ -39,6 +36,9 @@ local function openresty()
   if type(ngx) == "table" and type(ngx.sleep) == "function" then return ngx end
   return nil
 end
+
+local unpack = table.unpack or unpack
+local function pack(...) return { n = select("#", ...), ... } end
 
 --- The host's sleep: `ngx.sleep` inside OpenResty (it yields to nginx's event
 -- loop instead of blocking the worker), else the core's nanosleep.
@@ -129,12 +129,112 @@ function Curl:close()
   end
 end
 
+-- ======================================================================
+-- The cosocket runner: OpenResty, light threads
+-- ======================================================================
+
+-- The phases where cosockets (and light threads) work.
+local COSOCKET_PHASES = { rewrite = true, server_rewrite = true, access = true, content = true,
+                          timer = true, ssl_cert = true, ssl_session_fetch = true,
+                          ssl_client_hello = true }
+
+local Resty = {}
+Resty.__index = Resty
+Resty.concurrent = true
+
+-- nil when this phase has cosockets, else the failure a request returns.
+local function phase_failure()
+  local phase = openresty().get_phase()
+  if COSOCKET_PHASES[phase] then return nil end
+  local msg = "network: nginx has no cosockets in the " .. phase .. " phase: make the request from "
+    .. "a timer, ngx.timer.at(0, function() ... end)"
+  return msg, { kind = "network", message = msg, retryable = false }
+end
+
+--[[
+** A task is a light thread (ngx.thread.spawn: it runs at once, up to its
+** first wait). Anyone may wait for it, not only the thread that spawned it
+** (an IDnow token request is awaited by every request that needs it), so
+** its end is posted on a semaphore rather than left to ngx.thread.wait.
+** Where light threads do not work, the task runs to its end in line: its
+** requests then fail with the phase's error.
+]]
+function Resty.spawn(_, fn, ...)
+  local args = pack(...)
+  local task = { done = false, waiting = 0 }
+  local function body()
+    local r = pack(pcall(fn, unpack(args, 1, args.n)))
+    if task.done then return end  -- cancelled meanwhile
+    task.done = true
+    if r[1] then task.results = pack(unpack(r, 2, r.n)) else task.raised = r[2] end
+    if task.sema and task.waiting > 0 then task.sema:post(task.waiting) end
+  end
+  if phase_failure() then
+    body()
+  else
+    task.thread = openresty().thread.spawn(body)
+  end
+  return task
+end
+
+function Resty.join(_, task)
+  if not task.done then
+    task.sema = task.sema or require("ngx.semaphore").new()
+    task.waiting = task.waiting + 1
+    -- bounded: the task's own requests time out well before
+    task.sema:wait(86400)
+    task.waiting = task.waiting - 1
+  end
+  if task.raised ~= nil then error(task.raised, 0) end
+  return unpack(task.results, 1, task.results.n)
+end
+
+function Resty.cancel(_, task)
+  if task.done then return end
+  task.done = true
+  local msg = "wfsession: closed: the request was cancelled"
+  task.results = pack(nil, msg, { kind = "closed", message = msg, retryable = false })
+  -- only the spawning thread may kill it; else it runs on and is ignored
+  if task.thread then pcall(openresty().thread.kill, task.thread) end
+  if task.sema and task.waiting > 0 then task.sema:post(task.waiting) end
+end
+
+function Resty:send(req)
+  local msg, err = phase_failure()
+  if msg then return nil, msg, err end
+  return self.transport(req)
+end
+
+function Resty.sleep(_, seconds) return openresty().sleep(seconds) end
+
+function Resty.close() end
+
+-- Whether this Lua runs inside nginx with cosockets at hand.
+local function in_nginx()
+  local ngx = openresty()
+  return ngx and type(ngx.socket) == "table" and ngx.socket.tcp ~= nil and ngx.get_phase ~= nil
+end
+
 --- The runner of a client.
 -- @tparam table opts the client's validated options
 -- @treturn table runner
 function H.runner(opts)
   if type(opts.transport) == "function" then
     return setmetatable({ transport = opts.transport }, Sequential)
+  end
+  -- inside nginx the blocking curl runner is never chosen silently
+  if opts.transport == "resty" or (opts.transport == nil and opts.multi == nil and in_nginx()) then
+    local util = require "wfsession.util"
+    if not in_nginx() then util.argerror("transport", "\"resty\" needs OpenResty (ngx.socket.tcp)") end
+    if opts.ca_file ~= nil then
+      util.argerror("ca_file", "has no meaning for cosockets: trust the CA with lua_ssl_trusted_certificate")
+    end
+    if opts.proxy ~= nil then util.argerror("proxy", "is not supported by the cosocket transport") end
+    local c = core()
+    return setmetatable({ transport = require("wfsession.transport.resty").new{
+      connect_timeout = opts.connect_timeout or 10, user_agent = opts.user_agent,
+      version = c and c.VERSION,
+    } }, Resty)
   end
   return setmetatable({
     m = opts.multi, private = opts.multi == nil,

@@ -73,8 +73,8 @@ function M.client(opts)
   check_type(opts, "sleep", "function")
   check_type(opts, "on_request", "function")
   local t = opts.transport
-  if t ~= nil and t ~= "curl" and type(t) ~= "function" then
-    argerror("transport", "must be \"curl\" or a function(req) -> status, headers, body")
+  if t ~= nil and t ~= "curl" and t ~= "resty" and type(t) ~= "function" then
+    argerror("transport", "must be \"curl\", \"resty\" or a function(req) -> status, headers, body")
   end
   if opts.multi ~= nil then
     if not require("wfsession.multi").is_multi(opts.multi) then
