@@ -70,15 +70,17 @@ describe("retry.policy", function()
 
   it("rejects bad values with a message naming the key", function()
     local cases = {
-      { { max_retries = -1 }, "retry.max_retries: expected an integer >= 0, got -1" },
-      { { max_retries = 1.5 }, "retry.max_retries: expected an integer >= 0, got 1.5" },
-      { { max_retries = "2" }, "retry.max_retries: expected an integer >= 0, got string" },
-      { { max_retries = math.huge }, "retry.max_retries: expected an integer >= 0" },
-      { { base = 0 }, "retry.base: expected a number > 0, got 0" },
-      { { base = 0 / 0 }, "retry.base: expected a number > 0" },
-      { { cap = -3 }, "retry.cap: expected a number > 0, got -3" },
-      { { retry_after_max = -1 }, "retry.retry_after_max: expected a number >= 0, got -1" },
-      { { deadline = 0 }, "retry.deadline: expected nil or a number > 0, got 0" },
+      { { max_retries = -1 }, "retry.max_retries: expected an integer 0..100, got -1" },
+      { { max_retries = 1.5 }, "retry.max_retries: expected an integer 0..100, got 1.5" },
+      { { max_retries = "2" }, "retry.max_retries: expected an integer 0..100, got string" },
+      { { max_retries = math.huge }, "retry.max_retries: expected an integer 0..100" },
+      { { max_retries = 1e308 }, "retry.max_retries: expected an integer 0..100" },
+      { { cap = 1e9 }, "retry.cap: expected a number of seconds > 0, at most 1000000, got 1" },
+      { { base = 0 }, "retry.base: expected a number of seconds > 0, at most 1000000, got 0" },
+      { { base = 0 / 0 }, "retry.base: expected a number of seconds > 0" },
+      { { cap = -3 }, "retry.cap: expected a number of seconds > 0, at most 1000000, got -3" },
+      { { retry_after_max = -1 }, "retry.retry_after_max: expected a number of seconds >= 0, at most 1000000, got -1" },
+      { { deadline = 0 }, "retry.deadline: expected nil or a number of seconds > 0, at most 1000000, got 0" },
       { { sleep = 5 }, "retry.sleep: expected a function, got 5" },
       { { clock = "now" }, "retry.clock: expected a function, got string" },
       { { random = {} }, "retry.random: expected a function, got table" },
@@ -346,7 +348,7 @@ describe("retry.run", function()
     raises(function() retry.run(nil, 42) end,
       "bad argument #2 to 'run' (function expected, got number)")
     raises(function() retry.run({ max_retries = -2 }, print) end,
-      "retry.max_retries: expected an integer >= 0, got -2")
+      "retry.max_retries: expected an integer 0..100, got -2")
   end)
 end)
 
@@ -378,6 +380,6 @@ describe("retry.call", function()
     raises(function() retry.call(nil) end,
       "bad argument #1 to 'retry' (function expected, got nil)")
     raises(function() retry.call(print, { cap = "big" }) end,
-      "retry.cap: expected a number > 0, got string")
+      "retry.cap: expected a number of seconds > 0, at most 1000000, got string")
   end)
 end)

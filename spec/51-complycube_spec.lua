@@ -117,7 +117,9 @@ describe("wfs.new", function()
       "wfsession: 'page_size' must be an integer 1..1000")
     assert.has_error(new{ provider = "complycube", api_key = "k", page_size = 2.5 })
     assert.has_error(new{ provider = "complycube", api_key = "k", timeout = -1 },
-      "wfsession: 'timeout' must be a positive number of seconds")
+      "wfsession: 'timeout' must be a positive number of seconds, at most 1000000")
+    assert.has_error(new{ provider = "complycube", api_key = "k", timeout = 1e300 },
+      "wfsession: 'timeout' must be a positive number of seconds, at most 1000000")
     assert.has_error(new{ provider = "complycube", api_key = "k", base_url = "ftp://x" },
       "wfsession: 'base_url' must be an http:// or https:// URL")
     assert.has_error(new{ provider = "complycube", api_key = "k\r\nX-Evil: 1" },

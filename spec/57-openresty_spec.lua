@@ -141,6 +141,10 @@ describe("inside nginx", function()
   setup(function()
     sb = assert(helpers.sandbox{ sessions = 1000, seed = 31, latency = LATENCY })
     inst = host(sb)
+    -- warm: the worker's first listing loads and compiles the library
+    for _, provider in ipairs({ "complycube", "idnow", "extend" }) do
+      get(inst, "/list?max_items=30&provider=" .. provider)
+    end
   end)
   teardown(function()
     if inst then inst:stop() end

@@ -133,10 +133,12 @@ function Client:_exchange(build, handle)
   end)
 end
 
-local function check_id(id)
-  if type(id) ~= "string" then argerror("id", "must be a string, got " .. type(id)) end
-  if id == "" then argerror("id", "must not be empty") end
-  if util.unsafe(id) then argerror("id", "must not contain CR, LF or NUL") end
+local function check_id(id, name)
+  name = name or "id"
+  if type(id) ~= "string" then argerror(name, "must be a string, got " .. type(id)) end
+  if id == "" then argerror(name, "must not be empty") end
+  if util.unsafe(id) then argerror(name, "must not contain CR, LF or NUL") end
+  if #id > util.MAX_VALUE then argerror(name, "is too long for a URL (at most " .. util.MAX_VALUE .. " bytes)") end
 end
 
 --- One session, full detail.
@@ -169,11 +171,7 @@ end
 -- @tparam[opt] table opts `{ concurrency = n }` (1..64)
 function Client:sessions_by_id(ids, opts)
   if type(ids) ~= "table" then argerror("ids", "must be an array of id strings") end
-  for i = 1, #ids do
-    if type(ids[i]) ~= "string" or ids[i] == "" or util.unsafe(ids[i]) then
-      argerror("ids[" .. i .. "]", "must be a non-empty string without CR, LF or NUL")
-    end
-  end
+  for i = 1, #ids do check_id(ids[i], "ids[" .. i .. "]") end
   if opts ~= nil then
     if type(opts) ~= "table" then argerror("opts", "must be a table") end
     options.check_int(opts, "concurrency", 1, 64)

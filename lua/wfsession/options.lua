@@ -15,7 +15,8 @@ local M = {}
 local COMMON_OPTIONS = {
   provider = true, base_url = true, page_size = true, concurrency = true, timeout = true,
   connect_timeout = true, retry = true, ca_file = true, proxy = true, user_agent = true,
-  transport = true, sleep = true, on_request = true, multi = true,
+  transport = true, sleep = true, on_request = true, multi = true, allow_insecure = true,
+  max_body = true, low_speed_time = true,
 }
 
 -- The vocabularies are the core's (wfs_session.c), as sets.
@@ -35,11 +36,13 @@ function M.check_int(t, name, lo, hi, where)
   end
 end
 
---- Raise unless `t[name]` is nil or a positive, finite number of seconds.
-function M.check_positive(t, name)
+--- Raise unless `t[name]` is nil or a positive number of seconds, at most
+-- util.MAX_SECONDS (11.5 days: a larger wait is nobody's intent, and would
+-- overflow the hosts' timers later instead of failing now).
+function M.check_positive(t, name, where)
   local v = t[name]
-  if v ~= nil and not (util.is_finite(v) and v > 0) then
-    argerror(name, "must be a positive number of seconds")
+  if v ~= nil and not (util.is_finite(v) and v > 0 and v <= util.MAX_SECONDS) then
+    argerror(name, "must be a positive number of seconds, at most " .. util.MAX_SECONDS, where)
   end
 end
 
@@ -69,6 +72,9 @@ function M.client(opts)
   M.check_int(opts, "concurrency", 1, 64)
   M.check_positive(opts, "timeout")
   M.check_positive(opts, "connect_timeout")
+  M.check_positive(opts, "low_speed_time")
+  M.check_int(opts, "max_body", 1024, 1024 * 1024 * 1024)
+  check_type(opts, "allow_insecure", "boolean")
   for _, name in ipairs({ "ca_file", "proxy", "user_agent" }) do util.header_safe(opts, name) end
   check_type(opts, "sleep", "function")
   check_type(opts, "on_request", "function")
@@ -148,7 +154,14 @@ function M.query(client, query)
     argerror("order", "must be \"asc\" or \"desc\"", W)
   end
   M.check_int(q, "page_size", 1, 1000, W)
+  -- math.huge (or anything past 2^53, where integers end) means no limit
+  if q.max_items ~= nil and type(q.max_items) == "number" and q.max_items >= 2 ^ 53 then q.max_items = nil end
   M.check_int(q, "max_items", 0, nil, W)
+  for k, v in pairs(q) do
+    if type(v) == "string" and #v > util.MAX_VALUE then
+      argerror(k, "is too long for a URL (at most " .. util.MAX_VALUE .. " bytes)", W)
+    end
+  end
   if q.cursor then
     local info, msg = core.cursor_decode(q.cursor)
     if not info then argerror("cursor", msg, W) end

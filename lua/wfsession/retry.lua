@@ -46,14 +46,22 @@ end
 local host = require "wfsession.host"
 local default_sleep, default_clock = host.sleep, host.clock
 
+-- Bounds: more retries than this is a loop, longer waits are nobody's
+-- intent (and would overflow a host's timer later instead of failing now).
+local MAX_RETRIES, MAX_SECONDS = 100, util.MAX_SECONDS
+
 -- name -> { what it must be, test }
 local CHECKS = {
-  max_retries = { "an integer >= 0", function(v)
-    return is_finite(v) and v >= 0 and v == math_floor(v) end },
-  base = { "a number > 0", function(v) return is_finite(v) and v > 0 end },
-  cap = { "a number > 0", function(v) return is_finite(v) and v > 0 end },
-  retry_after_max = { "a number >= 0", function(v) return is_finite(v) and v >= 0 end },
-  deadline = { "nil or a number > 0", function(v) return is_finite(v) and v > 0 end },
+  max_retries = { "an integer 0.." .. MAX_RETRIES, function(v)
+    return is_finite(v) and v >= 0 and v <= MAX_RETRIES and v == math_floor(v) end },
+  base = { "a number of seconds > 0, at most " .. MAX_SECONDS,
+    function(v) return is_finite(v) and v > 0 and v <= MAX_SECONDS end },
+  cap = { "a number of seconds > 0, at most " .. MAX_SECONDS,
+    function(v) return is_finite(v) and v > 0 and v <= MAX_SECONDS end },
+  retry_after_max = { "a number of seconds >= 0, at most " .. MAX_SECONDS,
+    function(v) return is_finite(v) and v >= 0 and v <= MAX_SECONDS end },
+  deadline = { "nil or a number of seconds > 0, at most " .. MAX_SECONDS,
+    function(v) return is_finite(v) and v > 0 and v <= MAX_SECONDS end },
   sleep = { "a function", is_callable },
   clock = { "a function", is_callable },
   random = { "a function", is_callable },

@@ -3,6 +3,15 @@
 
 local M = {}
 
+--- The longest id or query value sent (bytes before percent-encoding): no
+-- server takes a longer URL, and libcurl refuses one of 8 MB.
+M.MAX_VALUE = 65536
+
+--- The largest number of seconds a timeout, wait or backoff may be: larger
+-- ones are not waits anybody means, and would overflow the hosts' timers.
+M.MAX_SECONDS = 1000000
+
+
 --- Query keys that filter, in a fixed order (canonical cursors depend on it).
 M.FILTER_KEYS = { "status", "outcome", "created_after", "created_before", "updated_after",
                   "updated_before", "workflow_id", "subject_id", "batch_id",
@@ -22,6 +31,7 @@ function M.header_safe(opts, name)
   if v == nil then return end
   if type(v) ~= "string" then M.argerror(name, "must be a string, got " .. type(v)) end
   if M.unsafe(v) then M.argerror(name, "must not contain CR, LF or NUL") end
+  if #v > M.MAX_VALUE then M.argerror(name, "is too long (at most " .. M.MAX_VALUE .. " bytes)") end
 end
 
 function M.need_string(opts, name, who)
@@ -30,6 +40,7 @@ function M.need_string(opts, name, who)
   if type(v) ~= "string" then M.argerror(name, "must be a string, got " .. type(v)) end
   if v == "" then M.argerror(name, "must not be empty") end
   if M.unsafe(v) then M.argerror(name, "must not contain CR, LF or NUL") end
+  if #v > M.MAX_VALUE then M.argerror(name, "is too long (at most " .. M.MAX_VALUE .. " bytes)") end
 end
 
 --- Like need_string, for secrets: same checks, worded so nothing leaks.
@@ -37,13 +48,32 @@ M.need_secret = M.need_string
 
 function M.strip_slash(url) return (url:gsub("/+$", "")) end
 
+-- Hosts a plain http:// URL may name without allow_insecure: this machine.
+local function loopback(host)
+  host = host:lower()
+  return host == "localhost" or host:match("^127%.%d+%.%d+%.%d+$") ~= nil or host == "[::1]"
+end
+
+--- Check a base URL option: http or https, no user info, no query; plain
+-- http only to a loopback host unless `opts.allow_insecure` (credentials
+-- would travel in clear).
 function M.check_url(opts, name)
   local v = opts[name]
   if type(v) ~= "string" then M.argerror(name, "must be a string, got " .. type(v)) end
-  if not v:match("^https?://[^/%s]+") or M.unsafe(v) or v:find("%s") then
+  local scheme, authority = v:match("^(https?)://([^/%s]+)")
+  if not scheme or M.unsafe(v) or v:find("%s") then
     M.argerror(name, "must be an http:// or https:// URL")
   end
+  if authority:find("@", 1, true) then
+    M.argerror(name, "must not hold user info (user:password@): credentials go in their options")
+  end
   if v:find("[?#]") then M.argerror(name, "must not have a query or fragment") end
+  if #v > M.MAX_VALUE then M.argerror(name, "is too long for a URL") end
+  local host = authority:match("^(%[[^%]]*%])") or authority:match("^([^:]+)")
+  if scheme == "http" and not loopback(host or "") and opts.allow_insecure ~= true then
+    M.argerror(name, "is plain http:// to a host that is not this machine: the credentials would "
+      .. "travel in clear (use https://, or allow_insecure = true)")
+  end
 end
 
 --- True for a number that is neither NaN nor infinite.

@@ -28,7 +28,7 @@ local function list(args)
   if not ok then return { error = tostring(c) } end
   ngx.update_time()
   local t0, seen, n, dup = ngx.now(), {}, 0, 0
-  local pager = c:sessions{ page_size = tonumber(args.page_size) or 20 }
+  local pager = c:sessions{ page_size = tonumber(args.page_size) or 20, max_items = tonumber(args.max_items) }
   while true do
     local s, msg, err = pager:next()
     if not s then
