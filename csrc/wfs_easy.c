@@ -83,13 +83,13 @@ Create a blocking HTTP client: one libcurl easy handle, reused by every
 @function easy
 @tparam[opt] table opts `connect_timeout` (seconds, default 10), `timeout`
   (seconds for a whole transfer whose request has none, default 30),
-  `low_speed_time` (seconds under 1 byte/s before giving up, default 0 =
-  only the timeout), `ca_file` (CA bundle path), `proxy` (nil = libcurl's
+  `low_speed_time` (seconds a body may come slower than 1 KiB/s before it is
+  a timeout, default 10; 0 = only the timeout), `ca_file` (CA bundle path), `proxy` (nil = libcurl's
   default, which honours the `http_proxy`/`https_proxy`/`no_proxy`
   environment variables; `""` = never use a proxy), `user_agent` (default
   `"wfsession/<v> libcurl/<v>"`), `verify` (verify the TLS peer and host
-  name, default true), `max_body` (bytes). An unknown key or a wrong type
-  raises.
+  name, default true), `max_body` (bytes, default 16 MiB; a larger body is
+  a `protocol` failure). An unknown key or a wrong type raises.
 @treturn userdata a `wfsession.easy`
 */
 static int easy_lnew(lua_State *L) {
@@ -210,4 +210,6 @@ void wfs_easy_open(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, easy_lnew);
   lua_setfield(L, -2, "easy");
+  wfs_transfer_pushlimits(L);
+  lua_setfield(L, -2, "TRANSFER");
 }

@@ -20,6 +20,8 @@
 
 /* the longest `msg`, in bytes */
 #define ERROR_MSGMAX 200
+/* the longest error body read for its code and message */
+#define ERROR_BODYMAX ((size_t)64 * 1024)
 
 
 /*
@@ -187,7 +189,8 @@ void wfs_error_http(lua_State *L, int provider, long status, int hidx,
   base = lua_gettop(L);
   lua_createtable(L, 0, 8);
   err = base + 1;
-  if (body != NULL && len > 0) {
+  /* an error body worth reading is small: a huge one is not decoded at all */
+  if (body != NULL && len > 0 && len <= ERROR_BODYMAX) {
     if (wfs_json_decode(L, body, len) && lua_istable(L, -1))
       b = lua_gettop(L);
     else

@@ -210,6 +210,39 @@ int wfs_json_encode(lua_State *L, int idx) {
   return 1;
 }
 
+/*
+** An upper estimate of the memory the decoded value of `s` takes in Lua,
+** from one pass that counts containers, values and string bytes (strings
+** are skipped whole). A hostile body can decode to twenty times its size
+** (`[[],[],...]`: a table for every three bytes), so a large body is
+** weighed before cjson builds it. The weights are those of Lua 5.4 on
+** 64 bits, rounded up: a table and its first slots, a value slot, a string
+** header.
+*/
+size_t wfs_json_estimate(const char *s, size_t len) {
+  size_t i, containers = 0, values = 1, strings = 0, bytes = 0;
+  for (i = 0; i < len; i++) {
+    char c = s[i];
+    if (c == '"') {
+      size_t start = ++i;
+      while (i < len && s[i] != '"') {
+        if (s[i] == '\\')
+          i++;
+        i++;
+      }
+      bytes += i - start;
+      strings++;
+    }
+    else if (c == '{' || c == '[') {
+      containers++;
+    }
+    else if (c == ',' || c == ':') {
+      values++;
+    }
+  }
+  return containers * 96 + values * 48 + strings * 40 + bytes;
+}
+
 /* }====================================================== */
 
 
@@ -225,10 +258,24 @@ Decode a JSON text. JSON `null` is removed from every table (it reads as
 build. A top-level `null` gives `nil` with no message.
 @function decode
 @tparam string text the JSON text
-@return the decoded value, or `nil, msg` when the text is not valid JSON
+@tparam[opt] integer max bytes the decoded value may take (an estimate)
+@return the decoded value, or `nil, msg` when the text is not valid JSON,
+  or `nil, msg, "protocol"` when it would take more than `max`
 */
 static int json_ldecode(lua_State *L) {
+  size_t len;
+  const char *s;
   luaL_checktype(L, 1, LUA_TSTRING);
+  s = lua_tolstring(L, 1, &len);
+  if (!lua_isnoneornil(L, 2)) {
+    lua_Integer max = wfs_checkinteger(L, 2);
+    if (max >= 0 && wfs_json_estimate(s, len) > (size_t)max) {
+      lua_pushnil(L);
+      lua_pushfstring(L, "JSON of %d bytes would take more than %d bytes decoded", (int)len, (int)max);
+      lua_pushliteral(L, "protocol");
+      return 3;
+    }
+  }
   lua_settop(L, 1);
   if (json_decode_at(L, 1, 0))
     return 1;

@@ -29,6 +29,9 @@ int wfs_json_decode_lazy(lua_State *L, const char *s, size_t len);
 */
 int wfs_json_clean(lua_State *L, int idx);
 
+/* An upper estimate of the bytes the decoded value of `s` takes in Lua. */
+size_t wfs_json_estimate(const char *s, size_t len);
+
 /* Encode the value at `idx`: push the text and return 1, or push a message and return 0. */
 int wfs_json_encode(lua_State *L, int idx);
 

@@ -67,6 +67,7 @@ typedef struct wfs_pager {
   int restarts;            /* position corrections in a row */
   int empty_pages;         /* cursor: empty pages in a row */
   lua_Integer page_size;
+  lua_Integer max_decoded; /* bytes a decoded page may take (an estimate), 0 = any */
   lua_Integer next_pos;    /* page number: position of the next session after this page... */
   lua_Integer total;       /* ...counted in a listing of this many (-1: not known yet) */
   lua_Integer first_total; /* the first total an answer gave (-1: none yet) */
@@ -498,6 +499,8 @@ static int pager_lnew(lua_State *L) {
   lua_pop(L, 1);
   if (pager_count(L, 1, "page_size", &p->page_size) != 1 || p->page_size < 1 || p->page_size > 1000)
     luaL_error(L, "pager config: 'page_size' must be 1..1000");
+  if (pager_count(L, 1, "max_decoded", &p->max_decoded) < 0)
+    luaL_error(L, "pager config: 'max_decoded' must be a count");
   lua_getfield(L, 1, "legacy");
   p->legacy = lua_toboolean(L, -1) && p->pv->legacy_items_key != NULL;
   lua_getfield(L, 1, "drift");
@@ -777,6 +780,17 @@ static int pager_ldecode(lua_State *L) {
     lua_pushnil(L);
     wfs_error_http(L, p->provider, (long)status, lua_istable(L, 3) ? 3 : 0, body, len);
     return 3;
+  }
+  /*
+  ** A body may decode to many times its size: one that would take more than
+  ** the limit is refused before cjson builds it (the check only reads it,
+  ** and a body small enough cannot get there at all).
+  */
+  if (body != NULL && p->max_decoded > 0 && len > (size_t)p->max_decoded / 64 &&
+      wfs_json_estimate(body, len) > (size_t)p->max_decoded) {
+    snprintf(msg, sizeof msg, "list response of %lu bytes would take more than %lld bytes decoded",
+             (unsigned long)len, (long long)p->max_decoded);
+    return pager_fail(L, p, "protocol", msg);
   }
   /* lazily: each session cleans its raw table when first looked into */
   if (body == NULL || !wfs_json_decode_lazy(L, body, len)) {

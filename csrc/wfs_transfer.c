@@ -24,7 +24,6 @@
 #define TRANSFER_HEADMAX ((size_t)1024 * 1024)    /* all headers of one answer */
 #define TRANSFER_BUFFIRST ((size_t)16 * 1024)
 #define TRANSFER_BUFKEEP ((size_t)256 * 1024)     /* larger buffers are freed after a transfer */
-#define TRANSFER_MAXBODY ((size_t)64 * 1024 * 1024)
 
 /* Why a callback stopped the transfer (libcurl only sees a short write). */
 enum { TRANSFER_OVER_NONE = 0, TRANSFER_OVER_BODY, TRANSFER_OVER_HEAD, TRANSFER_OVER_NOMEM };
@@ -67,8 +66,9 @@ static const char *transfer_kind(int code) {
 }
 
 
-int wfs_transfer_pushfail(lua_State *L, int code, const char *detail) {
-  const char *kind = transfer_kind(code);
+int wfs_transfer_pushfail(lua_State *L, int code, const char *kind, const char *detail) {
+  if (kind == NULL)
+    kind = transfer_kind(code);
   size_t n, i;
   luaL_Buffer b;
   if (detail == NULL || *detail == '\0')
@@ -199,8 +199,8 @@ static long transfer_ms(double s) {
 void wfs_transfer_defaults(wfs_xferopts *o) {
   o->connect_timeout = 10.0;
   o->timeout = 30.0;
-  o->low_speed_time = 0.0;
-  o->max_body = TRANSFER_MAXBODY;
+  o->low_speed_time = WFS_LOW_SPEED_TIME;
+  o->max_body = WFS_MAX_BODY;
   o->verify = 1;
   o->ca_file = o->proxy = o->user_agent = NULL;
 }
@@ -497,8 +497,10 @@ CURLcode wfs_transfer_prepare(lua_State *L, wfs_transfer *t, int req, int arg,
   SETOPT(CURLOPT_TIMEOUT_MS, transfer_ms(o.timeout));
   SETOPT(CURLOPT_CONNECTTIMEOUT_MS, transfer_ms(o.connect_timeout));
   if (o.low_speed_time > 0.0) {
-    SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
-    SETOPT(CURLOPT_LOW_SPEED_TIME, (long)ceil(o.low_speed_time));
+    /* never past the whole transfer's timeout */
+    double low = o.low_speed_time < o.timeout ? o.low_speed_time : o.timeout;
+    SETOPT(CURLOPT_LOW_SPEED_LIMIT, WFS_LOW_SPEED_BYTES);
+    SETOPT(CURLOPT_LOW_SPEED_TIME, low < 1.0 ? 1L : (long)ceil(low));
   }
   SETOPT(CURLOPT_USERAGENT, o.user_agent != NULL ? o.user_agent : transfer_useragent());
   SETOPT(CURLOPT_SSL_VERIFYPEER, o.verify ? 1L : 0L);
@@ -624,22 +626,37 @@ int wfs_transfer_push(lua_State *L, wfs_transfer *t, CURLcode rc) {
   if (rc == CURLE_OK)
     rc = curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
   if (rc != CURLE_OK) {
-    if (t->over == TRANSFER_OVER_BODY)
+    const char *kind = NULL;
+    if (t->over == TRANSFER_OVER_BODY) {
+      /* the server's answer breaks a limit: trying again downloads it again */
+      kind = "protocol";
       snprintf(t->errbuf, sizeof(t->errbuf), "response body exceeds max_body (%lu bytes)",
                (unsigned long)t->max_body);
+    }
     else if (t->over == TRANSFER_OVER_HEAD)
       snprintf(t->errbuf, sizeof(t->errbuf), "response headers exceed %lu bytes",
                (unsigned long)TRANSFER_HEADMAX);
     else if (t->over == TRANSFER_OVER_NOMEM)
       snprintf(t->errbuf, sizeof(t->errbuf), "not enough memory for the response");
     wfs_transfer_reset(t);
-    return wfs_transfer_pushfail(L, (int)rc, t->errbuf);
+    return wfs_transfer_pushfail(L, (int)rc, kind, t->errbuf);
   }
   lua_pushinteger(L, (lua_Integer)status);
   transfer_pushheaders(L, &t->head);
   lua_pushlstring(L, t->body.p != NULL ? t->body.p : "", t->body.len);
   wfs_transfer_reset(t);
   return 3;
+}
+
+
+void wfs_transfer_pushlimits(lua_State *L) {
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, (lua_Integer)WFS_MAX_BODY);
+  lua_setfield(L, -2, "max_body");
+  lua_pushinteger(L, (lua_Integer)WFS_LOW_SPEED_BYTES);
+  lua_setfield(L, -2, "low_speed_bytes");
+  lua_pushnumber(L, WFS_LOW_SPEED_TIME);
+  lua_setfield(L, -2, "low_speed_time");
 }
 
 

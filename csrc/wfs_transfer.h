@@ -21,11 +21,16 @@ typedef struct wfs_buf {
   size_t len, cap;
 } wfs_buf;
 
+/* The library's transfer limits (one place: the Lua transports read them as core.TRANSFER). */
+#define WFS_MAX_BODY ((size_t)16 * 1024 * 1024)  /* bytes of decoded body */
+#define WFS_LOW_SPEED_BYTES 1024L                /* a body slower than this per second... */
+#define WFS_LOW_SPEED_TIME 10.0                  /* ...for this many seconds is a timeout */
+
 /* Settings of a transfer that a request table may leave out. */
 typedef struct wfs_xferopts {
   double connect_timeout;   /* seconds */
   double timeout;           /* seconds, for the whole transfer */
-  double low_speed_time;    /* seconds below 1 byte/s before giving up; 0 = timeout */
+  double low_speed_time;    /* seconds below WFS_LOW_SPEED_BYTES/s before giving up; 0 = never */
   size_t max_body;          /* bytes of decoded body */
   int verify;               /* verify the TLS peer and its name */
   const char *ca_file, *proxy, *user_agent;  /* NULL: libcurl's default */
@@ -43,7 +48,7 @@ typedef struct wfs_transfer {
 /* Initialise libcurl once per process (raises when it cannot). */
 void wfs_transfer_globalinit(lua_State *L);
 
-/* The library's defaults (connect 10 s, total 30 s, 16 MiB, verify). */
+/* The library's defaults (connect 10 s, total 30 s, low speed 10 s, 16 MiB, verify). */
 void wfs_transfer_defaults(wfs_xferopts *o);
 
 /*
@@ -84,8 +89,12 @@ void wfs_transfer_free(wfs_transfer *t);
 /*
 ** Push `nil, msg, err` for a libcurl failure `code`: `msg` is "<kind>:
 ** <detail>" on one line, `err` is `{ kind, message, curl_code }` with kind
-** "timeout", "tls" or "network". `detail` may be NULL.
+** "timeout", "tls" or "network" (or `kind`, when not NULL). `detail` may be
+** NULL.
 */
-int wfs_transfer_pushfail(lua_State *L, int code, const char *detail);
+int wfs_transfer_pushfail(lua_State *L, int code, const char *kind, const char *detail);
+
+/* Push core.TRANSFER: the limits above, for the Lua transports. */
+void wfs_transfer_pushlimits(lua_State *L);
 
 #endif

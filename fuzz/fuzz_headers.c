@@ -57,7 +57,7 @@ static int run(lua_State *L) {
   copy = (char *)realloc(copy, in->size + 1);
   if (copy == NULL) return 0;
   copy[in->size] = '\0';
-  if (wfs_transfer_pushfail(L, in->size ? in->data[0] : 0, copy) != 3) {
+  if (wfs_transfer_pushfail(L, in->size ? in->data[0] : 0, NULL, copy) != 3) {
     free(copy);
     luaL_error(L, "invariant: wfs_transfer_pushfail did not return 3");
   }

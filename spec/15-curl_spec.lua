@@ -168,8 +168,8 @@ describe("curl transport on loopback", function()
     finally(c)
     local status, msg, err = t{ method = "GET", url = sb.url .. "/_sandbox/echo" }
     assert.is_nil(status)
-    assert.equals("network: response body exceeds max_body (10 bytes)", msg)
-    assert.equals("network", err.kind)
+    assert.equals("protocol: response body exceeds max_body (10 bytes)", msg)
+    assert.equals("protocol", err.kind)
     assert.equals(msg, err.message)
   end)
 

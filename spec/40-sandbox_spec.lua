@@ -768,6 +768,65 @@ describe("sandbox", function()
     end)
   end)
 
+  describe("dies with its owner", function()
+    -- a process that starts a sandbox, says where it is, and waits to be killed
+    local HOLDER = [[
+local sb = assert(require("wfsession.sandbox").start{ sessions = 10 })
+io.stdout:write(sb.pid, " ", sb.dir, "\n")
+io.stdout:flush()
+-- waiting in Lua (os.execute would ignore SIGINT while its child runs)
+local core = require "wfsession.core"
+for _ = 1, 600 do core.sleep(0.1) end
+]]
+    local function pid_gone(pid)
+      local stat = slurp("/proc/" .. pid .. "/stat")
+      return stat == nil or stat:match("^%d+ %b() (%a)") == "Z"
+    end
+
+    for _, signal in ipairs({ "KILL", "TERM", "INT", "PIPE" }) do
+      it("leaves no nginx and no directory within 2 s of a SIG" .. signal .. " to the owner", function()
+        local script = os.tmpname()
+        local f = assert(io.open(script, "wb"))
+        f:write(HOLDER)
+        f:close()
+        local out = os.tmpname()
+        local lua = arg and arg[-1] or "lua5.4"
+        local owner = capture(("sh -c 'LUA_PATH=\"./lua/?.lua;./lua/?/init.lua;;\" LUA_CPATH=\"./?.so;;\" "
+          .. "%s %s > %s 2>/dev/null & echo $!'"):format(lua, script, out)):match("%d+")
+        local line
+        for _ = 1, 200 do
+          line = slurp(out)
+          if line and line:find("\n") then break end
+          run("sleep 0.02")
+        end
+        local ng, dir = (line or ""):match("^(%d+) (%S+)")
+        assert.is_not_nil(ng, "the owner did not start a sandbox: " .. tostring(line))
+        assert.is_true(pid_alive(ng))
+        run("kill -" .. signal .. " " .. owner)
+        local t0 = now()
+        while now() - t0 < 2 do
+          if pid_gone(ng) and not slurp(dir .. "/nginx.conf") then break end
+          run("sleep 0.05")
+        end
+        local took = now() - t0
+        os.remove(script)
+        os.remove(out)
+        run("kill -KILL " .. owner .. " 2>/dev/null")
+        assert.is_true(pid_gone(ng), "nginx still runs after " .. took .. " s")
+        assert.is_nil(slurp(dir .. "/nginx.conf"), "its directory is still there")
+      end)
+    end
+
+    it("gets clean Lua paths, whatever LUA_PATH and LUA_CPATH say", function()
+      -- what `eval $(luarocks path)` leaves: 5.4 modules first, which nginx's LuaJIT cannot load
+      local out = capture("LUA_CPATH='/usr/lib/x86_64-linux-gnu/lua/5.4/?.so;;' "
+        .. "LUA_PATH='/usr/share/lua/5.4/?.lua;./lua/?.lua;./lua/?/init.lua;;' "
+        .. (arg and arg[-1] or "lua5.4") .. " -e 'local sb = assert(require(\"wfsession.sandbox\").start{}); "
+        .. "print(sb:stats() and \"up\"); sb:stop()' 2>&1")
+      assert.matches("up", out)
+    end)
+  end)
+
   describe("bin/wfsession-sandbox", function()
     it("prints usage", function()
       local out = capture("bin/wfsession-sandbox --help")

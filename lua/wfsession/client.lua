@@ -44,6 +44,7 @@ function M.new(opts, P)
     concurrency = opts.concurrency or 4,
     timeout = opts.timeout or 30,
     connect_timeout = opts.connect_timeout or 10,
+    max_body = opts.max_body or core.TRANSFER.max_body,
     retry = policy,
     sleep = policy.sleep,
     clock = policy.clock,
@@ -59,37 +60,94 @@ function M.new(opts, P)
   return client
 end
 
---- Replace every secret in `s` by "[redacted]".
+--[[
+** Every spelling of the client's secrets the library itself writes: raw
+** (also inside "Bearer ..."), percent- and form-encoded, and IDnow's
+** client_secret_basic base64 of client_id:client_secret. Longest first, so
+** that a secret that holds another goes whole. The list follows the IDnow
+** token the client fetches (a new one replaces the old one's spellings).
+]]
+local MIN_SECRET = 4  -- shorter values would redact ordinary words
+
+local function spellings(secrets)
+  local list, seen = {}, {}
+  local function add(v)
+    if type(v) == "string" and #v >= MIN_SECRET and not seen[v] then
+      seen[v] = true
+      list[#list + 1] = v
+    end
+  end
+  for _, k in ipairs(SECRET_KEYS) do
+    local v = secrets[k]
+    if type(v) == "string" then
+      add(v)
+      add(core.escape(v))
+    end
+  end
+  if type(secrets.client_id) == "string" and type(secrets.client_secret) == "string" then
+    add(require("wfsession.provider.idnow").basic_credentials(secrets.client_id, secrets.client_secret))
+    add(util.base64(secrets.client_id .. ":" .. secrets.client_secret))
+  end
+  table.sort(list, function(x, y) return #x > #y end)
+  return list
+end
+
+local function plain_replace(s, v)
+  local at = 1
+  for _ = 1, 1000 do
+    local i, j = s:find(v, at, true)
+    if not i then break end
+    s = s:sub(1, i - 1) .. "[redacted]" .. s:sub(j + 1)
+    at = i + 10
+  end
+  return s
+end
+
+--- Replace every spelling of every secret in `s` by "[redacted]"; a message
+-- cut short ("...") loses a secret's beginning at the cut too.
 local function scrub(client, s)
   if type(s) ~= "string" then return s end
   local secrets = SECRETS[client]
-  for _, k in ipairs(SECRET_KEYS) do
-    local v = secrets and secrets[k]
-    if type(v) == "string" and #v >= 4 then
-      local at = 1
-      for _ = 1, 64 do
-        local i, j = s:find(v, at, true)
-        if not i then break end
-        s = s:sub(1, i - 1) .. "[redacted]" .. s:sub(j + 1)
-        at = i + 10
+  if not secrets then return s end
+  if secrets.spelled_for ~= secrets.access_token or not secrets.spelled then
+    secrets.spelled, secrets.spelled_for = spellings(secrets), secrets.access_token
+  end
+  local list = secrets.spelled
+  for i = 1, #list do s = plain_replace(s, list[i]) end
+  local head = s:match("^(.-)%.%.%.$")
+  if head then
+    for i = 1, #list do
+      local v = list[i]
+      for k = #v - 1, MIN_SECRET, -1 do
+        if head:sub(-k) == v:sub(1, k) then
+          return head:sub(1, -k - 1) .. "[redacted]..."
+        end
       end
     end
   end
   return s
 end
 
+--- Scrub `msg` and every string field of `err`: a server may echo a secret
+-- into its error code, its request id or anything else.
 local function fail(client, msg, err)
   err.provider = err.provider or client.provider
-  err.message = scrub(client, err.message)
+  for k, v in pairs(err) do
+    if type(v) == "string" then err[k] = scrub(client, v) end
+  end
   return nil, scrub(client, msg), err
 end
+
+--- The same for failures the listing itself finds (protocol faults).
+function Client:_fail(msg, err) return fail(self, msg, err) end
 
 --- Perform one request through the transport; failures become `nil, msg, err`.
 function Client:_send(req)
   local started = self.clock()
   local status, headers, body = self._runner:send(req)
-  local info = self.on_request and { provider = self.provider, method = req.method, url = req.url,
-                                     status = status, seconds = self.clock() - started }
+  local info = self.on_request and { provider = self.provider, method = req.method,
+                                     url = scrub(self, req.url), status = status,
+                                     seconds = self.clock() - started }
   if not status then
     local err = type(body) == "table" and body or { kind = "network", message = tostring(headers) }
     err.kind = err.kind or "network"
@@ -152,7 +210,9 @@ function Client:session(id)
              headers = { Accept = "application/json" } }
   end, function(status, headers, body)
     if status < 200 or status > 299 then return nil, core.http_error(self.provider, status, headers, body) end
-    local doc, derr = core.decode(body)
+    -- the decoded session may take twice max_body (a hostile body would take more)
+    local doc, derr, kind = core.decode(body, 2 * self.max_body)
+    if kind then return nil, core.error(self.provider, kind, "session response: " .. derr) end
     if type(doc) ~= "table" then
       return nil, core.error(self.provider, "decode", "session response is not a JSON object"
         .. (derr and (" (" .. derr .. ")") or ""))

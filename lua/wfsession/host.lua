@@ -232,14 +232,15 @@ function H.runner(opts)
     if opts.proxy ~= nil then util.argerror("proxy", "is not supported by the cosocket transport") end
     local c = core()
     return setmetatable({ transport = require("wfsession.transport.resty").new{
-      connect_timeout = opts.connect_timeout or 10, user_agent = opts.user_agent,
-      version = c and c.VERSION,
+      connect_timeout = opts.connect_timeout, user_agent = opts.user_agent,
+      max_body = opts.max_body, low_speed_time = opts.low_speed_time, version = c and c.VERSION,
     } }, Resty)
   end
   return setmetatable({
     m = opts.multi, private = opts.multi == nil,
-    xfer = { connect_timeout = opts.connect_timeout or 10, ca_file = opts.ca_file,
-             proxy = opts.proxy, user_agent = opts.user_agent },
+    xfer = { connect_timeout = opts.connect_timeout, ca_file = opts.ca_file, proxy = opts.proxy,
+             user_agent = opts.user_agent, max_body = opts.max_body,
+             low_speed_time = opts.low_speed_time },
   }, Curl)
 end
 

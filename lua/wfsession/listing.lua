@@ -111,6 +111,8 @@ fetch = function(self, req)
 end
 
 local function fail(self, msg, err)
+  local _
+  _, msg, err = self._client:_fail(msg, err)
   self._msg, self._err = msg, err
   cancel_all(self)
   return nil, msg, err
@@ -285,6 +287,7 @@ function M.new(client, q)
     provider = client.provider, url = P.list_url(client), params = plan.params,
     headers = { Accept = "application/json" }, timeout = client.timeout,
     page_size = size, query = options.canonical(q) .. "|" .. client.scope,
+    max_decoded = 2 * client.max_body,
     legacy = plan.legacy, drift = plan.drift, page_base = plan.page_base, cursor = q.cursor,
   }
   -- concurrency 1 is today's sequential listing: one page at a time, each

@@ -88,6 +88,22 @@ function M.is_callable(x)
   return type(mt) == "table" and rawget(mt, "__call") ~= nil
 end
 
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+--- Standard base64 (RFC 4648 section 4, with padding).
+function M.base64(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local q1, q2 = math.floor(n / 262144) % 64, math.floor(n / 4096) % 64
+    local q3, q4 = math.floor(n / 64) % 64, n % 64
+    out[#out + 1] = B64:sub(q1 + 1, q1 + 1) .. B64:sub(q2 + 1, q2 + 1)
+      .. (b and B64:sub(q3 + 1, q3 + 1) or "=") .. (c and B64:sub(q4 + 1, q4 + 1) or "=")
+  end
+  return table.concat(out)
+end
+
 --- The error a generic `for` over a listing raised last, by coroutine:
 -- `{ msg, err }`, so that a task of wfs.multi can hand back `err` too.
 M.raised = setmetatable({}, { __mode = "k" })

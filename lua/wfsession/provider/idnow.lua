@@ -65,22 +65,11 @@ function M.get_url(client, id)
   return client.base_url .. "/v1/" .. client.environment .. "/sessions/" .. core.escape(id)
 end
 
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
---- Standard base64 (for client_secret_basic).
-local function base64(s)
-  local out = {}
-  for i = 1, #s, 3 do
-    local a, b, c = s:byte(i, i + 2)
-    local n = a * 65536 + (b or 0) * 256 + (c or 0)
-    local q = { math.floor(n / 262144) % 64, math.floor(n / 4096) % 64,
-                math.floor(n / 64) % 64, n % 64 }
-    out[#out + 1] = B64:sub(q[1] + 1, q[1] + 1) .. B64:sub(q[2] + 1, q[2] + 1)
-      .. (b and B64:sub(q[3] + 1, q[3] + 1) or "=") .. (c and B64:sub(q[4] + 1, q[4] + 1) or "=")
-  end
-  return table.concat(out)
+--- The Authorization value of client_secret_basic (RFC 6749 2.3.1: both
+-- parts form-encoded, then base64). The scrubber spells secrets this way too.
+function M.basic_credentials(id, secret)
+  return util.base64(core.escape(id) .. ":" .. core.escape(secret))
 end
-M.base64 = base64
 
 --- Fetch a token with the client credentials (client_secret_post by default).
 -- @return token, lifetime in seconds | nil, msg, err
@@ -89,8 +78,7 @@ local function fetch_token(client, secrets)
                     ["Accept"] = "application/json" }
   local body = "grant_type=client_credentials"
   if client.idnow_auth == "basic" then
-    headers["Authorization"] = "Basic "
-      .. base64(core.escape(secrets.client_id) .. ":" .. core.escape(secrets.client_secret))
+    headers["Authorization"] = "Basic " .. M.basic_credentials(secrets.client_id, secrets.client_secret)
   else
     body = body .. "&client_id=" .. core.escape(secrets.client_id)
       .. "&client_secret=" .. core.escape(secrets.client_secret)

@@ -66,8 +66,8 @@ local function check_type(opts, name, t)
   end
 end
 
-local FAULT_NAMES = { ["500"] = true, ["503"] = true, drop = true, truncate = true,
-  malformed = true, slow = true }
+local FAULT_NAMES = { ["500"] = true, ["502"] = true, ["503"] = true, html502 = true, ["429"] = true,
+  drop = true, truncate = true, malformed = true, slow = true, trickle = true }
 
 -- Knobs common to start and configure.
 local function check_knobs(opts)
@@ -79,6 +79,10 @@ local function check_knobs(opts)
   check_number(opts, "rate_limit", 0, 1e9, false, 4)
   check_number(opts, "fault_rate", 0, 1, false, 4)
   check_number(opts, "slow_seconds", 0, 60, false, 4)
+  check_number(opts, "retry_after", 0, 3600, true, 4)
+  if opts.fault_random ~= nil and type(opts.fault_random) ~= "boolean" then
+    error("wfsession.sandbox: 'fault_random' must be a boolean", 3)
+  end
   if opts.idnow_page_base ~= nil and opts.idnow_page_base ~= 0 and opts.idnow_page_base ~= 1 then
     error("wfsession.sandbox: 'idnow_page_base' must be 0 or 1", 3)
   end
@@ -88,8 +92,8 @@ local function check_knobs(opts)
     end
     for k, f in pairs(opts.faults) do
       if type(k) ~= "number" or not FAULT_NAMES[tostring(f)] then
-        error("wfsession.sandbox: 'faults' entries must be one of 500, 503, drop, truncate, " ..
-          "malformed, slow", 3)
+        error("wfsession.sandbox: 'faults' entries must be one of 500, 502, 503, html502, 429, drop, " ..
+          "truncate, malformed, slow, trickle", 3)
       end
     end
   end
@@ -99,6 +103,7 @@ local START_KEYS = {
   sessions = true, seed = true, latency = true, port = true, idnow_page_base = true,
   token_ttl = true, insert_every = true, insert_count = true, gzip = true, tls = true,
   rate_limit = true, fault_rate = true, faults = true, slow_seconds = true, nginx = true,
+  fault_random = true, retry_after = true,
   dir = true, keep_dir = true, detach = true, complycube_api_key = true, extend_api_key = true,
   idnow_client_id = true, idnow_client_secret = true, start_timeout = true,
 }
@@ -106,7 +111,7 @@ local START_KEYS = {
 local CONFIG_KEYS = {
   sessions = true, latency = true, token_ttl = true, idnow_page_base = true, insert_every = true,
   insert_count = true, rate_limit = true, fault_rate = true, faults = true, slow_seconds = true,
-  revoke_tokens = true,
+  revoke_tokens = true, fault_random = true, retry_after = true,
 }
 
 -- Passed to the server's init (the knobs it knows).
@@ -114,6 +119,7 @@ local SERVER_KEYS = {
   sessions = true, seed = true, latency = true, idnow_page_base = true, token_ttl = true,
   insert_every = true, insert_count = true, gzip = true, tls = true, rate_limit = true,
   fault_rate = true, faults = true, slow_seconds = true, complycube_api_key = true,
+  fault_random = true, retry_after = true,
   extend_api_key = true, idnow_client_id = true, idnow_client_secret = true,
 }
 

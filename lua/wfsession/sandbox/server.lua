@@ -15,8 +15,8 @@ local server = {}
 
 local DICT = "wfs_sandbox"
 local PROVIDERS = { "complycube", "idnow", "extend" }
-local FAULTS = { ["500"] = true, ["503"] = true, drop = true, truncate = true, malformed = true,
-  slow = true }
+local FAULTS = { ["500"] = true, ["502"] = true, ["503"] = true, html502 = true, ["429"] = true,
+  drop = true, truncate = true, malformed = true, slow = true, trickle = true }
 
 -- Knobs: name -> validator returning the cleaned value or nil, message.
 -- `runtime = false` marks a knob that only `start` may set.
@@ -52,13 +52,18 @@ local KNOBS = {
     local out = {}
     for k, f in pairs(v) do
       if type(k) ~= "number" or not FAULTS[f] then
-        return nil, "an array of: 500, 503, drop, truncate, malformed, slow"
+        return nil, "an array of: 500, 502, 503, html502, 429, drop, truncate, malformed, slow, trickle"
       end
       out[k] = f
     end
     return out
   end },
   slow_seconds = { check = number_in(0, 60) },
+  fault_random = { check = function(v)
+    if type(v) ~= "boolean" then return nil, "a boolean" end
+    return v
+  end },
+  retry_after = { check = number_in(0, 3600, true) },
   revoke_tokens = { check = function(v)
     if type(v) ~= "boolean" then return nil, "a boolean" end
     return v
@@ -75,6 +80,7 @@ local DEFAULTS = {
   seed = 1, sessions = 1000, latency = 0, token_ttl = 86400, idnow_page_base = 0,
   insert_every = 0, insert_count = 1, rate_limit = 0, fault_rate = 0,
   faults = { "500", "503", "drop", "truncate", "malformed", "slow" }, slow_seconds = 2,
+  fault_random = false, retry_after = 1,
   gzip = false, tls = false,
   complycube_api_key = "test_sbx_5f1c0a8e2b7d4c3f9e6a1b0d",
   extend_api_key = "sk_sbx_8d2f6b1e4a7c9e3d5f0b2a6c",
@@ -233,6 +239,15 @@ local function send(req, status, body, headers)
     return ngx.exit(444)
   elseif fault == "malformed" then
     body = body:sub(1, floor(#body / 2)) .. "\0}{<html>"
+  elseif fault == "trickle" then
+    -- one byte a second: only a low-speed abort gets out before the timeout
+    ngx.header["Content-Length"] = #body
+    for k = 1, #body do
+      ngx.print(body:sub(k, k))
+      ngx.flush(true)
+      ngx.sleep(1)
+    end
+    return ngx.exit(status)
   elseif fault == "slow" then
     local total = config().slow_seconds
     local parts = 10
@@ -315,16 +330,31 @@ local function rate_limited(provider, limit)
   return false
 end
 
--- Deterministic faults: the n-th provider request fails when n * rate
--- crosses an integer, and the failures cycle through the fault list.
+-- Faults: by default the n-th provider request fails when n * rate crosses
+-- an integer, and the failures cycle through the fault list; with
+-- `fault_random`, each request fails with probability `fault_rate`, its
+-- fault drawn from the list (seeded by `seed`: a run can be replayed).
+local seeded
 local function pick_fault(c)
   if c.fault_rate <= 0 or #c.faults == 0 then return nil end
   local n = shared():incr("n:fault_seq", 1, 0)
+  if c.fault_random then
+    if seeded ~= c.seed then
+      math.randomseed(c.seed)
+      seeded = c.seed
+    end
+    if math.random() >= c.fault_rate then return nil end
+    count("n:faults")
+    return c.faults[math.random(#c.faults)]
+  end
   local now, before = floor(n * c.fault_rate), floor((n - 1) * c.fault_rate)
   if now == before then return nil end
   count("n:faults")
   return c.faults[(now - 1) % #c.faults + 1]
 end
+
+local HTML502 = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+  .. "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 
 local control = {}
 
@@ -345,8 +375,21 @@ local function handle_provider(req, name)
     return ngx.exit(444)
   elseif fault == "500" then
     return mod.error(req, 500, "internal")
+  elseif fault == "502" then
+    return mod.error(req, 502, "unavailable")
   elseif fault == "503" then
     return mod.error(req, 503, "unavailable")
+  elseif fault == "429" then
+    count("n:rate_limited")
+    return mod.error(req, 429, "rate_limited", { ["Retry-After"] = tostring(c.retry_after) })
+  elseif fault == "html502" then
+    -- a proxy's page in front of the API: not the provider's JSON at all
+    pace(req)
+    ngx.status = 502
+    ngx.header["Content-Type"] = "text/html"
+    ngx.header["Content-Length"] = #HTML502
+    ngx.print(HTML502)
+    return ngx.exit(502)
   end
   req.fault = fault
   return mod.handle(req)

@@ -15,8 +15,11 @@
 -- @module wfsession.transport.resty
 -- luacheck: globals ngx
 
+local core = require "wfsession.core"
+
 local M = {}
 
+local LIMITS = core.TRANSFER     -- max_body, low_speed_bytes, low_speed_time (wfs_transfer.h)
 local HEAD_MAX = 1024 * 1024      -- all header bytes of one answer
 local HEAD_LINES = 1000
 local CHUNK = 65536               -- bytes per read of a body
@@ -87,24 +90,38 @@ local function request_head(req, method, target, hostline, opts, blen)
   return table.concat(lines, "\r\n")
 end
 
--- A reader over one socket that keeps to a deadline and a per-read limit:
--- each read may wait at most `low_speed` seconds (a body that trickles) and
--- never past the whole request's deadline.
+--[[
+** A reader over one socket that keeps to the request's deadline and to the
+** low-speed rule of the curl transport: once `low_speed` seconds have
+** passed, an answer that came slower than LIMITS.low_speed_bytes a second
+** is a timeout (a server that trickles its body a byte at a time), and no
+** read waits longer than `low_speed` for anything at all.
+]]
 local function reader(sock, deadline, low_speed)
+  ngx.update_time()
+  local started, got = ngx.now(), 0
   local function arm()
     ngx.update_time()
-    local left = deadline - ngx.now()
+    local now = ngx.now()
+    local left = deadline - now
     if left <= 0 then return false end
-    if low_speed and low_speed < left then left = low_speed end
+    if low_speed then
+      if now - started >= low_speed and got / (now - started) < LIMITS.low_speed_bytes then return false end
+      if low_speed < left then left = low_speed end
+    end
     sock:settimeout(math.max(1, math.floor(left * 1000)))
     return true
   end
+  local function count(data, err, partial)
+    got = got + #(data or partial or "")
+    return data, err, partial
+  end
   return function(pattern)
     if not arm() then return nil, "timeout" end
-    return sock:receive(pattern)
+    return count(sock:receive(pattern))
   end, function(max)
     if not arm() then return nil, "timeout" end
-    return sock:receiveany(max)
+    return count(sock:receiveany(max))
   end
 end
 
@@ -159,7 +176,7 @@ local function read_body(receive, receiveany, method, status, headers, max_body)
         return table.concat(parts), true
       end
       total = total + size
-      if total > max_body then return nil, "network", "response body exceeds max_body (" .. max_body .. " bytes)" end
+      if total > max_body then return nil, "protocol", "response body exceeds max_body (" .. max_body .. " bytes)" end
       while size > 0 do
         local piece, perr = receive(math.min(size, CHUNK))
         if not piece then return nil, perr == "timeout" and "timeout" or "network", "body: " .. tostring(perr) end
@@ -175,7 +192,7 @@ local function read_body(receive, receiveany, method, status, headers, max_body)
   if length then
     local n = tonumber(length:match("^%s*(%d+)%s*$") or "")
     if not n then return nil, "network", "body: Content-Length is not a number" end
-    if n > max_body then return nil, "network", "response body exceeds max_body (" .. max_body .. " bytes)" end
+    if n > max_body then return nil, "protocol", "response body exceeds max_body (" .. max_body .. " bytes)" end
     while n > 0 do
       local piece, err = receive(math.min(n, CHUNK))
       if not piece then return nil, err == "timeout" and "timeout" or "network", "body: " .. tostring(err) end
@@ -192,7 +209,7 @@ local function read_body(receive, receiveany, method, status, headers, max_body)
       return nil, err == "timeout" and "timeout" or "network", "body: " .. tostring(err)
     end
     total = total + #piece
-    if total > max_body then return nil, "network", "response body exceeds max_body (" .. max_body .. " bytes)" end
+    if total > max_body then return nil, "protocol", "response body exceeds max_body (" .. max_body .. " bytes)" end
     parts[#parts + 1] = piece
   end
   return nil, "network", "body: too long"
@@ -263,16 +280,17 @@ end
 --- A transport function over cosockets.
 -- @tparam[opt] table opts `connect_timeout` (seconds, 10), `timeout`
 --   (seconds for a request that has none, 30), `verify` (true),
---   `user_agent`, `max_body` (bytes, 64 MiB), `low_speed_time` (seconds a
---   read may wait, nil = up to the timeout)
+--   `user_agent`, `max_body` (bytes, 16 MiB; a larger body is a `protocol`
+--   failure), `low_speed_time` (10 s: a body slower than 1 KiB/s for that
+--   long is a timeout)
 -- @treturn function `send(req)` -> status, headers (lower-case names), body
 --   | nil, msg, err (`err.kind` "network", "timeout" or "tls")
 function M.new(opts)
   opts = opts or {}
   local o = {
     connect_timeout = opts.connect_timeout or 10, timeout = opts.timeout or 30,
-    verify = opts.verify ~= false, max_body = opts.max_body or 64 * 1024 * 1024,
-    low_speed_time = opts.low_speed_time,
+    verify = opts.verify ~= false, max_body = opts.max_body or LIMITS.max_body,
+    low_speed_time = opts.low_speed_time or LIMITS.low_speed_time,
     user_agent = opts.user_agent or ("wfsession/" .. (opts.version or "0") .. " ngx_lua/"
       .. tostring(ngx.config and ngx.config.ngx_lua_version or "?")),
   }
