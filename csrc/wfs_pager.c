@@ -47,8 +47,8 @@ enum {
   PAGER_UVHEADERS,     /* headers copied into every request */
   PAGER_UVQUERY,       /* canonical query text carried by cursors */
   PAGER_UVITEMS,       /* the current page's items */
-  PAGER_UVIDS,         /* ids handed out from the current page */
-  PAGER_UVPREVIDS,     /* ids of the page before: drift duplicates are dropped */
+  PAGER_UVSEEN,        /* page numbers: id -> true for the last ids handed out */
+  PAGER_UVYIELDED,     /* page numbers: those ids, a ring of `keep` + a page slots */
   PAGER_UVPAGETOKEN,   /* cursor: the token that fetched the current page */
   PAGER_UVNEXTTOKEN,   /* cursor: the token of the page after it */
   PAGER_UVMARK,        /* cursor: a token seen before, for loop detection */
@@ -78,6 +78,9 @@ typedef struct wfs_pager {
   lua_Integer page_start;  /* page number: position of PAGER_UVITEMS[1] */
   lua_Integer skip;        /* cursor: items of the first page already seen (resume) */
   lua_Integer mark_steps, mark_power;  /* cursor: Brent's cycle detection */
+  lua_Integer handed;      /* page numbers: sessions handed out so far */
+  lua_Integer keep;        /* page numbers: how many of the last ids guard against repeats */
+  int moved;               /* page numbers: the position moved back: the next page may repeat */
 } wfs_pager;
 
 
@@ -501,6 +504,15 @@ static int pager_lnew(lua_State *L) {
     luaL_error(L, "pager config: 'page_size' must be 1..1000");
   if (pager_count(L, 1, "max_decoded", &p->max_decoded) < 0)
     luaL_error(L, "pager config: 'max_decoded' must be a count");
+  /* the ids of `window` pages (those in flight, and the one before) guard against repeats */
+  {
+    lua_Integer window;
+    if (pager_count(L, 1, "window", &window) != 1 || window < 2)
+      window = 2;
+    if (window > 100)
+      window = 100;
+    p->keep = window * p->page_size;
+  }
   lua_getfield(L, 1, "legacy");
   p->legacy = lua_toboolean(L, -1) && p->pv->legacy_items_key != NULL;
   lua_getfield(L, 1, "drift");
@@ -519,7 +531,9 @@ static int pager_lnew(lua_State *L) {
   pager_copytable(L, uv, "params", PAGER_UVPARAMS);
   pager_copytable(L, uv, "headers", PAGER_UVHEADERS);
   lua_newtable(L);
-  lua_rawseti(L, uv, PAGER_UVIDS);
+  lua_rawseti(L, uv, PAGER_UVSEEN);
+  lua_newtable(L);
+  lua_rawseti(L, uv, PAGER_UVYIELDED);
   lua_getfield(L, 1, "timeout");
   lua_setfield(L, uv, "timeout");
 
@@ -723,11 +737,13 @@ static int pager_ldrop(lua_State *L) {
 
 /*
 ** Check that the table at `items` is an array of objects that each have a
-** non-empty string id; return what is wrong, or NULL.
+** non-empty string id, no id twice; return what is wrong, or NULL (then
+** the set of the ids is left on top of the stack).
 */
 static const char *pager_checkitems(lua_State *L, const wfs_pager *p, int items,
                                     lua_Integer *count) {
   lua_Integer n = (lua_Integer)lua_rawlen(L, items), keys = 0, i;
+  int ids;
   lua_pushnil(L);
   while (lua_next(L, items)) {  /* an array has exactly the keys 1..n */
     lua_pop(L, 1);
@@ -735,18 +751,31 @@ static const char *pager_checkitems(lua_State *L, const wfs_pager *p, int items,
   }
   if (keys != n)
     return "is not an array";
+  lua_createtable(L, 0, (int)n);
+  ids = lua_gettop(L);
   for (i = 1; i <= n; i++) {
     int ok;
     lua_rawgeti(L, items, (int)i);
     if (!lua_istable(L, -1)) {
-      lua_pop(L, 1);
+      lua_settop(L, ids - 1);
       return "holds an item that is not a JSON object";
     }
     lua_getfield(L, -1, p->pv->id_key);
     ok = lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) > 0;
-    lua_pop(L, 2);
-    if (!ok)
+    if (!ok) {
+      lua_settop(L, ids - 1);
       return "holds an item without a string id";
+    }
+    lua_pushvalue(L, -1);
+    lua_rawget(L, ids);
+    if (!lua_isnil(L, -1)) {
+      lua_settop(L, ids - 1);
+      return "holds one session twice";
+    }
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, ids);
+    lua_pop(L, 1);  /* the item */
   }
   *count = n;
   return NULL;
@@ -829,6 +858,7 @@ static int pager_ldecode(lua_State *L) {
              p->legacy ? pv->legacy_items_key : pv->items_key, bad);
     return pager_fail(L, p, "protocol", msg);
   }
+  lua_pop(L, 1);                            /* the id set pager_checkitems left */
   lua_setfield(L, page, "items");
   lua_pushinteger(L, count);
   lua_setfield(L, page, "count");
@@ -868,15 +898,18 @@ static int pager_ldecode(lua_State *L) {
 
 
 /*
-** The token scan of cursor listings: where the top-level `key` of a JSON
-** object text is a plain string (no escapes), return its bytes and length;
-** otherwise NULL. Strings are skipped whole and nesting is counted, so a
-** key of the same name deeper down, or inside a string, never matches.
-** Nothing is allocated: this runs before the page is decoded, so that the
-** next request can leave at once.
+** The token scan of cursor listings: the value of the top-level `key` of a
+** JSON object text when it is a plain string (no escapes), else NULL.
+** Strings are skipped whole and nesting is counted, so a key of the same
+** name deeper down, or inside a string, never matches; like the decoder,
+** the last of repeated keys wins, and a top-level key spelled with escapes
+** (it could be this one) leaves nothing to go on. Nothing is allocated:
+** this runs before the page is decoded, so that the next request can leave
+** at once.
 */
 static const char *pager_scantoken(const char *s, size_t len, const char *key, size_t *vlen) {
   size_t klen = strlen(key), i = 0;
+  const char *found = NULL;
   int depth = 0;
   while (i < len) {
     char c = s[i];
@@ -892,29 +925,32 @@ static const char *pager_scantoken(const char *s, size_t len, const char *key, s
       }
       if (i >= len)
         return NULL;
-      /* a key at the top level: compare, then look at its value */
-      if (depth == 1 && !escaped && i - start == klen && memcmp(s + start, key, klen) == 0) {
-        size_t j = i + 1;
+      i++;  /* past the closing quote */
+      if (depth == 1) {
+        size_t j = i;
         while (j < len && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
           j++;
-        if (j < len && s[j] == ':') {
-          size_t v;
-          j++;
-          while (j < len && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
-            j++;
-          if (j >= len || s[j] != '"')
-            return NULL;  /* null, or not a string: decode() will say */
-          for (v = j + 1; v < len && s[v] != '"'; v++) {
-            if (s[v] == '\\')
-              return NULL;  /* escapes: leave it to the decoder */
+        if (j < len && s[j] == ':') {  /* a key of the top-level object */
+          if (escaped) {
+            found = NULL;
           }
-          if (v >= len || v == j + 1)
-            return NULL;
-          *vlen = v - (j + 1);
-          return s + j + 1;
+          else if (i - 1 - start == klen && memcmp(s + start, key, klen) == 0) {
+            size_t v;
+            found = NULL;
+            j++;
+            while (j < len && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
+              j++;
+            if (j < len && s[j] == '"') {
+              for (v = j + 1; v < len && s[v] != '"' && s[v] != '\\'; v++) {
+              }
+              if (v < len && s[v] == '"' && v > j + 1) {
+                found = s + j + 1;
+                *vlen = v - (j + 1);
+              }
+            }
+          }
         }
       }
-      i++;
     }
     else {
       if (c == '{' || c == '[')
@@ -924,7 +960,7 @@ static const char *pager_scantoken(const char *s, size_t len, const char *key, s
       i++;
     }
   }
-  return NULL;
+  return found;
 }
 
 
@@ -958,39 +994,37 @@ static int pager_lpeek(lua_State *L) {
 ** =======================================================
 */
 
-/* Keep the ids handed out from the last page (drift duplicates) and make `items` current. */
-static void pager_takeitems(lua_State *L, int items, lua_Integer count) {
+/*
+** Repeats. Under the position model no session is handed out twice, but a
+** server may break it: sessions removed during the listing, a total that
+** lies, an ordering that is not stable. So a page-number listing also
+** remembers the last `keep` ids it handed out (the pages in flight and the
+** one before) and drops a repeat; a position that moves back further than
+** that is a protocol fault.
+*/
+
+/* Make `items` the current page. */
+static void pager_takeitems(lua_State *L, int items) {
   wfs_getuv(L, 1);
-  lua_rawgeti(L, -1, PAGER_UVIDS);
-  lua_rawseti(L, -2, PAGER_UVPREVIDS);
-  lua_createtable(L, 0, (int)count);  /* sized once: pop() adds every id */
-  lua_rawseti(L, -2, PAGER_UVIDS);
   lua_pushvalue(L, items);
   lua_rawseti(L, -2, PAGER_UVITEMS);
   lua_pop(L, 1);
 }
 
 
-/*
-** Whether every item from index `from` on has an id handed out from the
-** page before (the current one, used up: feed() is only called then).
-*/
+/* Whether every item from index `from` on was handed out already (among the last `keep`). */
 static int pager_allseen(lua_State *L, const wfs_pager *p, int items, lua_Integer from,
                          lua_Integer count) {
   lua_Integer i;
-  int prev, all = 1;
+  int seen, all = 1;
   if (from > count)
     return 0;
-  pager_uvget(L, PAGER_UVIDS);
-  prev = lua_gettop(L);
-  if (!lua_istable(L, prev)) {
-    lua_pop(L, 1);
-    return 0;
-  }
+  pager_uvget(L, PAGER_UVSEEN);
+  seen = lua_gettop(L);
   for (i = from; i <= count && all; i++) {
     lua_rawgeti(L, items, (int)i);
     lua_getfield(L, -1, p->pv->id_key);
-    lua_rawget(L, prev);
+    lua_rawget(L, seen);
     all = !lua_isnil(L, -1);
     lua_pop(L, 2);
   }
@@ -1061,10 +1095,23 @@ static int pager_feednumber(lua_State *L, wfs_pager *p, int page, int req, int i
     return pager_fail(L, p, "protocol", msg);
   }
 
-  /* The position in this answer's numbering: drift moved it by the change of the total. */
+  /*
+  ** The position in this answer's numbering. New sessions at the head of
+  ** the ordering (drift) move it by the change of the total. A total that
+  ** went down (sessions removed, or an answer older than the last one)
+  ** moves it back by as much whatever the ordering: sessions before it may
+  ** be gone, and going back only repeats some, which the window drops.
+  */
   pos = p->next_pos;
-  if (p->drift && total >= 0 && p->total >= 0)
+  if (total >= 0 && p->total >= 0 && (p->drift || total < p->total))
     pos += total - p->total;
+  if (pos < 0)
+    pos = 0;
+  if (pos < p->next_pos - p->keep) {
+    snprintf(msg, sizeof msg, "list response: the total fell from %lld to %lld during the listing, "
+             "more than the pager can check for repeats", (long long)p->total, (long long)total);
+    return pager_fail(L, p, "protocol", msg);
+  }
   if (pos < start) {
     /* this page starts after the next session: ask again from the position */
     if (++p->restarts > PAGER_MAXRESTARTS)
@@ -1073,19 +1120,22 @@ static int pager_feednumber(lua_State *L, wfs_pager *p, int page, int req, int i
     if (total >= 0)
       p->total = total;
     p->req_next = -1;
+    p->moved = 1;
     lua_pushboolean(L, 0);
     return 1;
   }
   skip = pos - start;
   if (skip > count)
     skip = count;
-  if (count > skip && pager_allseen(L, p, items, skip + 1, count)) {
-    snprintf(msg, sizeof msg, "list response: page %lld holds only sessions of the page before",
+  if (!p->moved && count > skip && pager_allseen(L, p, items, skip + 1, count)) {
+    snprintf(msg, sizeof msg, "list response: page %lld holds only sessions handed out before",
              (long long)(q + p->base));
     return pager_fail(L, p, "protocol", msg);
   }
-  if (count > skip)
+  if (count > skip) {
     p->restarts = 0;
+    p->moved = pos < p->next_pos;
+  }
   if (total >= 0)
     p->total = total;
   p->next_pos = start + count > pos ? start + count : pos;
@@ -1093,7 +1143,7 @@ static int pager_feednumber(lua_State *L, wfs_pager *p, int page, int req, int i
     p->finished = p->next_pos >= p->total;
   else
     p->finished = count < size || (pages >= 0 && q + 1 >= pages);
-  pager_takeitems(L, items, count);
+  pager_takeitems(L, items);
   p->page_start = start;
   p->item_idx = skip + 1;
   p->item_count = count;
@@ -1148,8 +1198,7 @@ static int pager_feedcursor(lua_State *L, wfs_pager *p, int page, int req, int i
   pager_uvset(L, PAGER_UVPAGETOKEN);
   lua_pushvalue(L, token);
   pager_uvset(L, PAGER_UVNEXTTOKEN);
-  lua_pushvalue(L, items);
-  pager_uvset(L, PAGER_UVITEMS);
+  pager_takeitems(L, items);
   skip = p->skip;
   p->skip = 0;
   if (skip > count)
@@ -1212,30 +1261,45 @@ static int pager_lfeed(lua_State *L) {
 */
 static int pager_lpop(lua_State *L) {
   wfs_pager *p = pager_check(L);
-  int items = 3, ids = 4, prev = 5, cursor = pager_iscursor(p);
+  int items = 3, seen = 4, yielded = 5, cursor = pager_iscursor(p);
   lua_settop(L, 1);
   wfs_getuv(L, 1);                      /* 2 */
   lua_rawgeti(L, 2, PAGER_UVITEMS);     /* 3 */
-  lua_rawgeti(L, 2, PAGER_UVIDS);       /* 4 */
-  lua_rawgeti(L, 2, PAGER_UVPREVIDS);   /* 5 */
+  lua_rawgeti(L, 2, PAGER_UVSEEN);      /* 4 */
+  lua_rawgeti(L, 2, PAGER_UVYIELDED);   /* 5 */
   if (!lua_istable(L, items))
     return 0;
   while (p->item_idx <= p->item_count) {
     lua_rawgeti(L, items, (int)p->item_idx++);
-    /* Only page-number listings drift; a cursor listing keeps no ids at all. */
     if (!cursor) {
+      int slot;
       lua_getfield(L, -1, p->pv->id_key);
-      if (lua_istable(L, prev)) {
-        lua_pushvalue(L, -1);
-        lua_rawget(L, prev);
-        if (!lua_isnil(L, -1)) {  /* seen on the page before: drift */
-          lua_pop(L, 3);
-          continue;
-        }
+      lua_pushvalue(L, -1);
+      lua_rawget(L, seen);
+      if (!lua_isnil(L, -1)) {  /* handed out already: a repeat */
+        lua_pop(L, 3);
+        continue;
+      }
+      lua_pop(L, 1);
+      /*
+      ** The ring: the id that many places back leaves, this one takes its
+      ** slot. It holds a page more than `keep`, so that the page being
+      ** handed out never pushes out an id of the `keep` before it.
+      */
+      slot = (int)(p->handed % (p->keep + p->page_size)) + 1;
+      p->handed++;
+      lua_rawgeti(L, yielded, slot);
+      if (!lua_isnil(L, -1)) {
+        lua_pushnil(L);
+        lua_rawset(L, seen);
+      }
+      else {
         lua_pop(L, 1);
       }
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, yielded, slot);
       lua_pushboolean(L, 1);
-      lua_rawset(L, ids);
+      lua_rawset(L, seen);
     }
     wfs_session_push(L, p->provider, -1);
     if (p->item_idx > p->item_count) {

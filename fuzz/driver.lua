@@ -276,6 +276,128 @@ function D.cursor(input)
 end
 
 -- ----------------------------------------------------------------------
+-- The token scan of cursor pages
+-- ----------------------------------------------------------------------
+
+local scan_pager
+
+--- (g) pager:peek(input): when the input is a JSON object, what the scan
+-- found must be its own top-level nextPageToken (or nothing).
+function D.scan(input)
+  scan_pager = scan_pager or core.pager{ provider = "extend", url = "http://127.0.0.1/x", page_size = 5,
+                                         query = "|extend" }
+  local tok = scan_pager:peek(input)
+  if tok ~= nil and (type(tok) ~= "string" or tok == "" or tok:find("\\", 1, true)) then
+    fail("peek gave %s", tostring(tok))
+  end
+  if tok == nil then return end
+  local doc = core.decode(input)
+  if type(doc) == "table" and doc.nextPageToken ~= tok then
+    fail("peek found %q, the object's own token is %s", tok, tostring(doc.nextPageToken))
+  end
+end
+
+-- ----------------------------------------------------------------------
+-- Page checks across a listing
+-- ----------------------------------------------------------------------
+
+local function page_body(provider, number, total, pages, ids)
+  local items = {}
+  local key = provider == "idnow" and "sessionId" or "id"
+  for i = 1, #ids do items[i] = string.format('{"%s":"%s","status":"x"}', key, ids[i]) end
+  local list = "[" .. table.concat(items, ",") .. "]"
+  if provider == "idnow" then
+    return string.format('{"content":%s,"page":{"number":%d,"totalPages":%d,"totalElements":%d}}',
+      list, number, pages, total)
+  end
+  return string.format('{"page":%d,"pages":%d,"totalItems":%d,"items":%s}', number, pages, total, list)
+end
+
+--- (h) a script of page answers, fed in request order with several
+-- requests in flight: no id twice, nothing raised, and a consistent server
+-- (no perturbation, insertions only as the ordering expects) lists all.
+function D.pagecheck(input)
+  local b = { input:byte(1, 8) }
+  for i = 1, 8 do b[i] = b[i] or 0 end
+  local provider = b[1] % 2 == 0 and "complycube" or "idnow"
+  local size, total, conc = 1 + b[2] % 5, b[3] % 23, 1 + b[4] % 4
+  local drift = b[5] % 2 == 0
+  local base = provider == "complycube" and 1 or (b[6] % 2)
+  local learn = provider == "idnow" and b[6] % 4 >= 2
+  -- the server's list: newest first when drift (new ones at the head), else new ones at the tail
+  local list, originals, next_id = {}, {}, 1
+  for _ = 1, total do
+    local id = "s" .. next_id
+    next_id = next_id + 1
+    list[#list + 1] = id
+    originals[#originals + 1] = id
+  end
+  local p = core.pager{ provider = provider, url = "http://127.0.0.1/x", page_size = size,
+                        query = "|" .. provider, drift = drift,
+                        page_base = (provider == "idnow" and not learn) and base or nil }
+  local pos, consistent, failed = 9, true, false
+  local seen, inflight = {}, {}
+  for _ = 1, 300 do
+    while #inflight < conc do
+      local req = p:request()
+      if not req then break end
+      if type(req.page) ~= "number" or type(req.size) ~= "number" then fail("bad request fields") end
+      inflight[#inflight + 1] = req
+    end
+    local req = table.remove(inflight, 1)
+    if not req then break end
+    local op = input:byte(pos) or 255
+    pos = pos + 1
+    -- sessions arrive as the ordering expects: not a fault
+    if op % 16 == 5 then
+      local id = "s" .. next_id
+      next_id = next_id + 1
+      if drift then table.insert(list, 1, id) else list[#list + 1] = id end
+    end
+    local q = req.page < 0 and 0 or req.page
+    local ids = {}
+    for i = q * req.size + 1, math.min(#list, q * req.size + req.size) do ids[#ids + 1] = list[i] end
+    local number, t = q + base, #list
+    local pages = math.ceil(t / req.size)
+    local kind = op % 16
+    if kind == 0 then number = number + 1 + op % 3
+    elseif kind == 1 then t = t + (op % 7) - 3
+    elseif kind == 2 then ids = { list[1], list[1] }
+    elseif kind == 3 then ids[#ids] = nil
+    elseif kind == 4 then ids[#ids + 1] = "extra" .. op
+    elseif kind == 6 then t = t * 1000000007
+    end
+    if kind <= 4 or kind == 6 then consistent = false end
+    if t < 0 then t = 0 end
+    local page, msg = p:decode(200, {}, page_body(provider, number, t, pages, ids))
+    local n
+    if page then n, msg = p:feed(page, req) else p:drop(req) end
+    if page and n == nil and type(msg) ~= "string" then fail("feed failed without a message") end
+    if not page or n == nil then
+      failed = true
+      break
+    end
+    if n == false then
+      for i = #inflight, 1, -1 do p:drop(inflight[i]); inflight[i] = nil end
+    else
+      while true do
+        local s = p:pop()
+        if not s then break end
+        if seen[s.id] then fail("%s yielded twice", tostring(s.id)) end
+        seen[s.id] = true
+      end
+    end
+  end
+  local _ = p:cursor(), p:total()
+  if consistent and not failed and p:done() then
+    for _, id in ipairs(originals) do
+      if not seen[id] then fail("a consistent listing ended without %s (total %d, size %d)", id, total, size) end
+    end
+  end
+  p:close()
+end
+
+-- ----------------------------------------------------------------------
 -- Time
 -- ----------------------------------------------------------------------
 

@@ -11,6 +11,9 @@
 #   time     wfs_time_parse (checked against timegm) and core.time
 #   error    wfs_error_http and wfs_error_push
 #   headers  the libcurl transport's response-header parser and wfs_transfer_pushfail
+#   transfer a transfer's answer cut in arbitrary pieces through libcurl's callbacks
+#   scan     the token scan of cursor pages, checked against the decoded object
+#   pagecheck page answers, consistent or not, fed with requests in flight
 #
 # Environment:
 #   FUZZ_SECONDS  total run time, split evenly across the harnesses (default 60)
@@ -30,7 +33,7 @@ ROOT=$(pwd)
 
 MODE=${1:-all}
 case "$MODE" in build|run|all) shift ;; *) MODE=all ;; esac
-ALL_HARNESSES=(session pager cursor time error headers)
+ALL_HARNESSES=(session pager cursor time error headers transfer scan pagecheck)
 if [ $# -gt 0 ]; then HARNESSES=("$@"); else HARNESSES=("${ALL_HARNESSES[@]}"); fi
 
 FUZZ_CC=${FUZZ_CC:-clang}
@@ -82,10 +85,10 @@ build() {
   done
   for h in "${HARNESSES[@]}"; do
     [ -f "fuzz/fuzz_$h.c" ] || { echo "fuzz: no harness fuzz/fuzz_$h.c" >&2; return 1; }
-    # fuzz_headers.c includes wfs_transfer.c itself (to reach its static parser)
+    # fuzz_headers.c and fuzz_transfer.c include wfs_transfer.c itself (to reach its statics)
     local link=() o
     for o in "${objs[@]}"; do
-      [ "$h" = headers ] && [ "$o" = "$OUT/obj/wfs_transfer.o" ] && continue
+      { [ "$h" = headers ] || [ "$h" = transfer ]; } && [ "$o" = "$OUT/obj/wfs_transfer.o" ] && continue
       link+=("$o")
     done
     # shellcheck disable=SC2086

@@ -65,7 +65,7 @@ describe("page checks", function()
     assert.equal(100, #ids)
     assert.is_true(helpers.unique(ids))
     assert.equal("protocol", err.kind)
-    assert.matches("only sessions of the page before", msg)
+    assert.matches("only sessions handed out before", msg)
     assert.equal(2, #log)
   end)
 

@@ -288,6 +288,8 @@ function M.new(client, q)
     headers = { Accept = "application/json" }, timeout = client.timeout,
     page_size = size, query = options.canonical(q) .. "|" .. client.scope,
     max_decoded = 2 * client.max_body,
+    -- the pages whose ids guard against repeats: those in flight and the one before
+    window = (client._runner.concurrent and client.concurrency or 1) + 1,
     legacy = plan.legacy, drift = plan.drift, page_base = plan.page_base, cursor = q.cursor,
   }
   -- concurrency 1 is today's sequential listing: one page at a time, each
