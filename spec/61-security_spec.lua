@@ -150,7 +150,11 @@ describe("no credential reaches a caller", function()
         for _, p in ipairs({ "complycube", "idnow", "extend" }) do
           local o = { on_request = on_request, retry = false, timeout = 2 }
           for k, v in pairs(extra or {}) do o[k] = v end
-          if p == "idnow" then o.api_key = nil elseif o.base_url then o.base_url = o.base_url:gsub("complycube/v1", p == "extend" and "extend" or "complycube/v1") end
+          if p == "idnow" then
+            o.api_key = nil
+          elseif o.base_url then
+            o.base_url = o.base_url:gsub("complycube/v1", p == "extend" and "extend" or "complycube/v1")
+          end
           exercise(helpers.client(sb, p, o), out)
         end
       end
