@@ -89,7 +89,7 @@ fresh-check:
 	bash tools/fresh-check.sh
 
 lint:
-	luacheck lua spec examples bench bin/wfsession-sandbox
+	luacheck lua spec examples bench bin/wfsession-sandbox bin/wfsession
 
 install: $(BUILT)
 	$(INSTALL) -d $(DESTDIR)$(LUA_CMOD)/wfsession $(DESTDIR)$(LUA_LMOD)/wfsession $(DESTDIR)$(BINDIR)

@@ -19,5 +19,6 @@ int luaopen_wfsession_core(lua_State *L) {
   wfs_pager_open(L);
   wfs_easy_open(L);
   wfs_multi_open(L);
+  wfs_signal_open(L);
   return 1;
 }

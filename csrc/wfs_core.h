@@ -20,5 +20,9 @@ void wfs_error_open(lua_State *L);
 void wfs_pager_open(lua_State *L);
 void wfs_easy_open(lua_State *L);
 void wfs_multi_open(lua_State *L);
+void wfs_signal_open(lua_State *L);
+
+/* Whether SIGINT came since core.trap_interrupts() (wfs_signal.c). */
+int wfs_signal_interrupted(void);
 
 #endif

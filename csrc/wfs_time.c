@@ -300,8 +300,8 @@ static int time_lsleep(lua_State *L) {
   req.tv_nsec = (long)((n - (lua_Number)req.tv_sec) * 1e9);
   if (req.tv_nsec > 999999999L)
     req.tv_nsec = 999999999L;
-  /* `rem` only shrinks, so this ends */
-  while (nanosleep(&req, &rem) != 0 && errno == EINTR)
+  /* `rem` only shrinks, so this ends; a trapped Ctrl-C ends it at once */
+  while (nanosleep(&req, &rem) != 0 && errno == EINTR && !wfs_signal_interrupted())
     req = rem;
   return 0;
 }

@@ -22,6 +22,9 @@ function Pager.__index(self, k)
     local c = rawget(self, "_core")
     if c then return c:total() end
     return rawget(self, "_total") or nil
+  elseif k == "pages" then  -- pages fed so far
+    local c = rawget(self, "_core")
+    return c and c:pages() or 0
   end
   return methods[k]
 end

@@ -329,6 +329,8 @@ local function drive_until(m, pred)
   end
   while not pred() do
     if not pending(m) then error("wfsession.multi: waiting for something that never comes", 0) end
+    -- a Ctrl-C the program trapped (core.trap_interrupts) ends a blocking wait at once
+    if core.interrupted() then error("interrupted!", 0) end
     m:wait(m:timeout() or 1)
   end
 end
