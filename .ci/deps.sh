@@ -8,7 +8,8 @@
 # here, by what needs it (`make fresh-check` proves the list complete):
 #   build        gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev
 #   run time     lua5.4 lua-cjson ca-certificates (libcurl's CA bundle: without it
-#                every HTTPS request to a real provider fails)
+#                every HTTPS request to a real provider fails), lua-argparse (the
+#                wfsession command)
 #   sandbox      nginx-light libnginx-mod-http-lua, curl (its control requests),
 #                openssl (the TLS knob's certificate)
 #   tests        lua-busted, lua-check (make lint), valgrind (make check-memory),
@@ -19,7 +20,7 @@
 #                Debian's own luajit conflicts with nginx's Lua module)
 set -eu
 PKGS="gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev
-lua5.4 lua-cjson ca-certificates
+lua5.4 lua-cjson ca-certificates lua-argparse
 nginx-light libnginx-mod-http-lua curl openssl
 lua-busted lua-check valgrind lua-cqueues lua-luv libluajit2-5.1-dev ${EXTRA_PKGS:-}"
 case "${WFS_LUA:-lua5.4}" in
