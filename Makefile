@@ -49,7 +49,7 @@ ifndef WFS_NOSTAMP
 $(shell mkdir -p wfsession; [ "`cat $(TARGET_STAMP) 2>/dev/null`" = "$(LUA)" ] || echo "$(LUA)" > $(TARGET_STAMP))
 endif
 
-.PHONY: all core-luajit deps test demo bench install clean lint fresh-check
+.PHONY: all core-luajit deps test demo bench install install-check docs clean lint fresh-check
 
 all: $(CORE)
 
@@ -89,13 +89,20 @@ fresh-check:
 	bash tools/fresh-check.sh
 
 lint:
-	luacheck lua spec examples bench bin/wfsession-sandbox bin/wfsession
+	luacheck lua spec examples bench bin/wfsession
 
+# The module, the command (its first line naming $(LUA)) and the sandbox, for the chosen Lua.
 install: $(BUILT)
 	$(INSTALL) -d $(DESTDIR)$(LUA_CMOD)/wfsession $(DESTDIR)$(LUA_LMOD)/wfsession $(DESTDIR)$(BINDIR)
 	$(INSTALL) -m 0755 $(BUILT) $(DESTDIR)$(LUA_CMOD)/wfsession/core.so
 	cd lua && find wfsession -name '*.lua' -exec $(INSTALL) -D -m 0644 {} $(DESTDIR)$(LUA_LMOD)/{} \;
+	sed '1s|.*|#!/usr/bin/env $(LUA)|' bin/wfsession > $(DESTDIR)$(BINDIR)/wfsession
+	chmod 0755 $(DESTDIR)$(BINDIR)/wfsession
 	$(INSTALL) -m 0755 bin/wfsession-sandbox $(DESTDIR)$(BINDIR)/
+
+# Installs into temporary trees (make install, luarocks make) and runs the command from each.
+install-check: $(BUILT)
+	LUA=$(LUA) bash tools/install-check.sh
 
 clean:
 	rm -rf build/lua5.1 build/lua5.3 build/lua5.4 build/luajit wfsession csrc/*.o

@@ -9,7 +9,7 @@
 #include "wfs_compat.h"
 #include "wfs_provider.h"
 
-#define WFS_VERSION "0.1.0"
+#define WFS_VERSION "0.2.0"
 
 int luaopen_wfsession_core(lua_State *L);
 

@@ -29,6 +29,16 @@ local QUERY = {
   { "max-items", "number" }, { "cursor" },
 }
 
+-- `wfsession sandbox` options: name, help (all numbers; the sandbox's option is the name with _)
+local SANDBOX_OPTIONS = {
+  { "sessions", "Sessions per provider (default 1000).", "<n>" },
+  { "seed", "Data seed (default 1): same seed, same data.", "<n>" },
+  { "latency", "Seconds added to every request (default 0).", "<seconds>" },
+  { "port", "Port (default: a free one).", "<port>" },
+  { "idnow-page-base", "0 or 1: IDnow page numbering (default 0).", "<0|1>" },
+  { "token-ttl", "IDnow token lifetime in seconds (default 86400).", "<seconds>" },
+}
+
 -- A failure the command reports: `code` is the exit status.
 local Exit = {}
 Exit.__index = Exit
@@ -105,6 +115,16 @@ local function parser()
   -- (the global options are accepted after the command too: argparse keeps the parent's)
   wait:option("--timeout", "Seconds to wait in all (default 600)."):convert(tonumber):target("wait_timeout")
   wait:option("--interval", "Seconds between two polls (default 5)."):convert(tonumber)
+  local sandbox = p:command("sandbox", "Run the provider sandbox in the foreground until Ctrl-C.")
+    :description("Starts the sandbox (nginx on 127.0.0.1) serving ComplyCube, IDnow and Extend from one\n"
+      .. "deterministic data set, prints the base URLs and the (fake) credentials, and runs until\n"
+      .. "interrupted (Ctrl-C or SIGTERM). Also installed as wfsession-sandbox.")
+  for _, o in ipairs(SANDBOX_OPTIONS) do
+    sandbox:option("--" .. o[1], o[2]):convert(tonumber):argname(o[3]):target("sb_" .. o[1]:gsub("%-", "_"))
+  end
+  sandbox:flag("--gzip", "gzip JSON responses when the client accepts it.")
+  sandbox:flag("--tls", "Serve HTTPS with a generated self-signed certificate.")
+  sandbox:flag("--env", "Print shell variable assignments instead of a table.")
   return p
 end
 
@@ -160,13 +180,17 @@ local function providers_of(args)
 end
 
 -- wfs.new and the query calls raise argument errors: a usage error then.
-local function guarded(fn, ...)
-  local r = table.pack(pcall(fn, ...))
-  if not r[1] then
-    if getmetatable(r[2]) == Exit then error(r[2], 0) end
-    error(exit(2, tostring(r[2]):gsub("^wfsession: ", "")), 0)
+local function checked(ok, ...)
+  if not ok then
+    local e = ...
+    if getmetatable(e) == Exit then error(e, 0) end
+    error(exit(2, (tostring(e):gsub("^wfsession: ", ""))), 0)
   end
-  return table.unpack(r, 2, r.n)
+  return ...
+end
+
+local function guarded(fn, ...)
+  return checked(pcall(fn, ...))
 end
 
 local function query_of(args)
@@ -445,7 +469,99 @@ local function cmd_wait(ctx)
   io.stdout:write(table_header(), table_row(s))
 end
 
-local COMMANDS = { list = cmd_list, export = cmd_export, get = cmd_get, summary = cmd_summary, wait = cmd_wait }
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- What `wfsession sandbox` prints: the URLs and the (fake) credentials.
+local function sandbox_lines(sb, env_style)
+  local lines
+  if env_style then
+    lines = {
+      "WFS_SANDBOX_URL=" .. sb.url,
+      "COMPLYCUBE_BASE_URL=" .. sb.complycube.base_url,
+      "COMPLYCUBE_API_KEY=" .. sb.complycube.api_key,
+      "IDNOW_BASE_URL=" .. sb.idnow.base_url,
+      "IDNOW_AUTH_URL=" .. sb.idnow.auth_url,
+      "IDNOW_CLIENT_ID=" .. sb.idnow.client_id,
+      "IDNOW_CLIENT_SECRET=" .. sb.idnow.client_secret,
+      "IDNOW_FLOW_ID=" .. sb.idnow.flow_id,
+      "IDNOW_ENVIRONMENT=" .. sb.idnow.environment,
+      "EXTEND_BASE_URL=" .. sb.extend.base_url,
+      "EXTEND_API_KEY=" .. sb.extend.api_key,
+      "EXTEND_API_VERSION=" .. sb.extend.api_version,
+      "WFS_SANDBOX_PID=" .. sb.pid,
+    }
+    if sb.ca_file then lines[#lines + 1] = "WFS_SANDBOX_CA_FILE=" .. sb.ca_file end
+    return lines
+  end
+  lines = {
+    string.format("wfsession sandbox running: seed %d, %d sessions per provider, nginx pid %s",
+      sb.seed, sb.sessions, sb.pid),
+    "  url         " .. sb.url,
+    "  complycube  base_url=" .. sb.complycube.base_url,
+    "              api_key=" .. sb.complycube.api_key,
+    "  idnow       base_url=" .. sb.idnow.base_url .. "  auth_url=" .. sb.idnow.auth_url,
+    "              client_id=" .. sb.idnow.client_id .. "  client_secret=" .. sb.idnow.client_secret,
+    "              flow_id=" .. sb.idnow.flow_id .. "  environment=" .. sb.idnow.environment,
+    "  extend      base_url=" .. sb.extend.base_url,
+    "              api_key=" .. sb.extend.api_key .. "  x-extend-api-version=" .. sb.extend.api_version,
+    "  control     " .. sb.url .. "/_sandbox/stats",
+  }
+  if sb.ca_file then lines[#lines + 1] = "  ca_file     " .. sb.ca_file end
+  lines[#lines + 1] = "Press Ctrl-C to stop."
+  return lines
+end
+
+--[[
+** Wait on a watcher shell read through a pipe. SIGINT to this process
+** interrupts the read (the interpreter's handler has no SA_RESTART) and
+** ends it, caught below; the watcher ignores SIGINT so a Ctrl-C to the
+** whole group is handled here once. SIGTERM kills this process outright:
+** the watcher notices (its parent is gone, or it got the TERM too) and
+** stops nginx itself, so nothing is left behind either way.
+]]
+local WATCHER = [[
+alive() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat")" != Z ]; }
+ng=%s; dir=%s; parent=$PPID; got=0
+trap '' INT
+trap 'got=1' TERM HUP
+while [ $got = 0 ] && alive $ng && alive $parent; do sleep 0.2; done
+if [ $got = 1 ] || ! alive $parent; then
+  kill -TERM $ng 2>/dev/null
+  i=0; while alive $ng && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  alive $ng && kill -KILL $ng 2>/dev/null
+  rm -rf "$dir"
+  echo stopped
+else
+  echo nginx-exited
+fi
+]]
+
+local function cmd_sandbox(ctx)
+  local args = ctx.args
+  local opts = { gzip = args.gzip or nil, tls = args.tls or nil }
+  for _, o in ipairs(SANDBOX_OPTIONS) do
+    local key = o[1]:gsub("%-", "_")
+    opts[key] = args["sb_" .. key]
+  end
+  local sandbox = require "wfsession.sandbox"
+  local sb, err = checked(pcall(sandbox.start, opts))
+  if not sb then error(exit(1, "cannot start the sandbox: " .. tostring(err)), 0) end
+  ctx.sandbox = sb
+  io.stdout:write(table.concat(sandbox_lines(sb, args.env), "\n"), "\n")
+  io.stdout:flush()
+  local pipe = io.popen(string.format(WATCHER, sb.pid, shell_quote(sb.dir)), "r")
+  local _, said = pcall(pipe.read, pipe, "*a")
+  local nginx_died = type(said) == "string" and said:find("nginx%-exited") ~= nil
+  sb:stop()
+  pcall(pipe.close, pipe)   -- the watcher exits once nginx is gone
+  if nginx_died then error(exit(1, "nginx exited unexpectedly"), 0) end
+  io.stdout:write("wfsession sandbox stopped.\n")
+end
+
+local COMMANDS = { list = cmd_list, export = cmd_export, get = cmd_get, summary = cmd_summary, wait = cmd_wait,
+                   sandbox = cmd_sandbox }
 
 -- ======================================================================
 -- main
@@ -462,8 +578,9 @@ function M.main(argv)
     return 2
   end
   local ctx = { args = args }
-  -- Ctrl-C only sets a flag, read where nothing is half done (see stream)
-  core.trap_interrupts()
+  -- Ctrl-C only sets a flag, read where nothing is half done (see stream);
+  -- `sandbox` has nothing half done: the interrupt just ends its wait
+  if args.command ~= "sandbox" then core.trap_interrupts() end
   local sb
   local run_ok, failure = pcall(function()
     if args.sandbox then

@@ -22,9 +22,6 @@ local nginx = require "wfsession.sandbox.nginx"
 
 local sandbox = {}
 
---- Module version.
-sandbox.VERSION = "0.1.0"
-
 --- The Extend API version the sandbox serves by default.
 sandbox.EXTEND_API_VERSION = "2026-02-09"
 
