@@ -5,7 +5,8 @@ describe("packaging", function()
     local f = assert(io.open(path, "rb"))
     local text = f:read("*a")
     f:close()
-    local env, chunk = {}, nil
+    local env = {}
+    local chunk
     if setfenv then
       chunk = assert(loadstring(text, "=" .. path))
       setfenv(chunk, env)
