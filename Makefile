@@ -100,6 +100,11 @@ install: $(BUILT)
 	chmod 0755 $(DESTDIR)$(BINDIR)/wfsession
 	$(INSTALL) -m 0755 bin/wfsession-sandbox $(DESTDIR)$(BINDIR)/
 
+# The API reference (LDoc, config.ld) in build/docs/index.html.
+docs:
+	@command -v ldoc >/dev/null || WFS_LUA="$(LUA)" sh .ci/deps.sh
+	ldoc .
+
 # Installs into temporary trees (make install, luarocks make) and runs the command from each.
 install-check: $(BUILT)
 	LUA=$(LUA) bash tools/install-check.sh

@@ -14,7 +14,9 @@
 #                openssl (the TLS knob's certificate)
 #   tests        lua-busted, lua-check (make lint), valgrind (make check-memory),
 #                lua-cqueues and lua-luv (the event-loop hosts of wfs.multi),
-#                libluajit2-5.1-dev (the core the nginx specs load: OpenResty's LuaJIT)
+#                libluajit2-5.1-dev (the core the nginx specs load: OpenResty's LuaJIT),
+#                chromium (renders the HTML report headless)
+#   packaging    luarocks (make install-check), lua-ldoc + lua-discount (make docs)
 #   WFS_LUA      the Lua target of `make LUA=...`: lua5.1, lua5.3 or luajit add
 #                their interpreter and headers (luajit2 is OpenResty's branch:
 #                Debian's own luajit conflicts with nginx's Lua module)
@@ -22,7 +24,8 @@ set -eu
 PKGS="gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev
 lua5.4 lua-cjson ca-certificates lua-argparse
 nginx-light libnginx-mod-http-lua curl openssl
-lua-busted lua-check valgrind lua-cqueues lua-luv libluajit2-5.1-dev ${EXTRA_PKGS:-}"
+lua-busted lua-check valgrind lua-cqueues lua-luv libluajit2-5.1-dev chromium
+luarocks lua-ldoc lua-discount ${EXTRA_PKGS:-}"
 case "${WFS_LUA:-lua5.4}" in
   lua5.4) ;;
   lua5.3) PKGS="$PKGS lua5.3 liblua5.3-dev" ;;

@@ -1,4 +1,4 @@
---- The client (internal module; `wfs.new` makes one): authorization, one
+--- The client (`wfs.new` makes one): authorization, one
 -- exchange under the retry policy, one session, sessions by id, waiting
 -- for a session, and the listings of `wfsession.listing`.
 -- @module wfsession.client
@@ -30,6 +30,7 @@ end
 -- @tparam table opts
 -- @tparam table P the provider module
 -- @treturn table client
+-- @local
 function M.new(opts, P)
   local policy = retry.policy(opts.retry)
   local runner = host.runner(opts)
@@ -139,9 +140,11 @@ local function fail(client, msg, err)
 end
 
 --- The same for failures the listing itself finds (protocol faults).
+-- @local
 function Client:_fail(msg, err) return fail(self, msg, err) end
 
 --- Perform one request through the transport; failures become `nil, msg, err`.
+-- @local
 function Client:_send(req)
   local started = self.clock()
   local status, headers, body = self._runner:send(req)
@@ -164,6 +167,7 @@ end
 -- hand the answer to `handle`; retried per the client's policy.
 -- @tparam function build returns the request table
 -- @tparam function handle (status, headers, body) -> result | nil, msg, err
+-- @local
 function Client:_exchange(build, handle)
   local P, secrets = self._impl, SECRETS[self]
   local renewed = false

@@ -119,6 +119,7 @@ end
 -- @function epoch
 -- @param v a timestamp
 -- @treturn ?number epoch seconds
+-- @local
 function F.epoch(v)
   if type(v) == "number" then return is_finite(v) and v or nil end
   if type(v) ~= "string" then return nil end
@@ -133,6 +134,7 @@ end
 -- @treturn function an iterator for a generic `for`
 -- @raise if `x` is none of these; from the iterator, the message of a
 --   pager (or function) failure
+-- @local
 function F.iterator(x)
   local it = source(x, "iterator")
   return it
@@ -313,6 +315,7 @@ F.STOP = setmetatable({}, { __tostring = function() return "wfsession.filter.STO
 -- @tparam table cs
 -- @tparam ?table order
 -- @treturn ?function nil when nothing is checked client-side
+-- @local
 function F.query_matcher(cs, order)
   local tests = {}
   for _, key in ipairs({ "status", "outcome", "workflow_id", "subject_id" }) do

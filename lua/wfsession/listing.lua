@@ -15,7 +15,7 @@ local W = "client:sessions"
 local M = {}
 
 local Pager = { __name = "wfsession.listing" }
-local methods = {}
+local pager = {}
 
 function Pager.__index(self, k)
   if k == "total" then
@@ -26,7 +26,7 @@ function Pager.__index(self, k)
     local c = rawget(self, "_core")
     return c and c:pages() or 0
   end
-  return methods[k]
+  return pager[k]
 end
 
 function Pager.__tostring(self)
@@ -35,8 +35,9 @@ function Pager.__tostring(self)
 end
 
 --- The generic-for iterator: raises `msg` on failure (like io.lines).
+-- @local
 function Pager.__call(self)
-  local s, msg, err = methods.next(self)
+  local s, msg, err = pager.next(self)
   if s == nil and msg ~= nil then
     local co = coroutine.running()
     if co then util.raised[co] = { msg = msg, err = err } end
@@ -45,7 +46,7 @@ function Pager.__call(self)
   return s
 end
 
-function Pager.__close(self) methods.close(self) end
+function Pager.__close(self) pager.close(self) end
 
 -- The sessions still wanted beyond what the current page and the requests
 -- in flight bring; nil when unknown (no max_items, or a client-side filter).
@@ -101,7 +102,7 @@ local function speculate(self, req, body)
   end
 end
 
---- Start fetching one page (with the client's retries) as a task of the runner.
+-- Start fetching one page (with the client's retries) as a task of the runner.
 fetch = function(self, req)
   local client, c = self._client, self._core
   local speculative = self._speculative
@@ -200,7 +201,7 @@ end
 
 --- The next session. Never raises.
 -- @return session | nil, nil at the end | nil, msg, err
-function methods:next()
+function pager:next()
   if self._err then return nil, self._msg, self._err end
   if self._closed then return closed_error(self) end
   if self._finished then return nil end
@@ -209,7 +210,7 @@ end
 
 --- The next page: an array of sessions with `.number`, `.total`, `.cursor`.
 -- @return page | nil at the end | nil, msg, err
-function methods:next_page()
+function pager:next_page()
   if self._err then return nil, self._msg, self._err end
   if self._closed then return closed_error(self) end
   while not self._finished do
@@ -240,16 +241,16 @@ function methods:next_page()
 end
 
 --- An opaque, item-exact resume token, or nil when nothing is left.
-function methods:cursor()
+function pager:cursor()
   if self._closed or self._finished then return nil end
   return self._core:cursor()
 end
 
 --- The structured error that ended the listing, if any.
-function methods:err() return self._err or nil end
+function pager:err() return self._err or nil end
 
 --- Release the pager; idempotent. A `break` out of a generic `for` does this on 5.4.
-function methods:close()
+function pager:close()
   cancel_all(self)
   local c = rawget(self, "_core")
   if c then
@@ -264,6 +265,7 @@ end
 -- @tparam table client
 -- @tparam table q
 -- @treturn table the pager
+-- @local
 function M.new(client, q)
   local P = client._impl
   local plan, why = P.plan(q, client)

@@ -342,6 +342,7 @@ local function wait_here(task)
 end
 
 --- Start `fn(...)` as an internal task, at once, until it first waits.
+-- @local
 function Multi:_spawn(fn, ...)
   check_open(self, "a request")
   local task = new_task(self, fn, true)
@@ -351,6 +352,7 @@ function Multi:_spawn(fn, ...)
 end
 
 --- Wait for a task's end; returns its values (a raise in an internal task is raised again).
+-- @local
 function Multi:_join(task)
   if not task._done then
     local me = current(self)
@@ -367,6 +369,7 @@ function Multi:_join(task)
 end
 
 --- Stop a task and what it has in flight; its joiners get `nil, msg, { kind = "closed" }`.
+-- @local
 function Multi:_cancel(task)
   if task._done then return end
   local xfer = task._xfer
@@ -385,6 +388,7 @@ end
 --- One HTTP exchange: yields inside a task, drives the multi outside.
 -- @tparam table req the request
 -- @tparam ?table opts transfer options (timeouts, TLS, proxy, limits)
+-- @local
 function Multi:_send(req, opts)
   check_open(self, "a request")
   local cm = self._cm
@@ -404,6 +408,7 @@ function Multi:_send(req, opts)
 end
 
 --- Wait `seconds` without stopping the other tasks.
+-- @local
 function Multi:_sleep(seconds)
   check_open(self, "sleep")
   local at = monotonic() + seconds
@@ -419,6 +424,7 @@ function Multi:_sleep(seconds)
 end
 
 --- Whether `x` is a wfs.multi.
+-- @local
 function M.is_multi(x) return getmetatable(x) == Multi end
 
 --- Default time a step spends resuming tasks before it leaves the rest for
@@ -430,6 +436,7 @@ M.STEP_BUDGET = 0.002
 --   resumes tasks before it leaves the rest for the next (default 0.002;
 --   at least one task runs per step)
 -- @treturn table wfsession.multi
+-- @local
 function M.new(opts)
   local budget = M.STEP_BUDGET
   if opts ~= nil then

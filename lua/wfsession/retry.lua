@@ -236,6 +236,7 @@ end
 -- @tparam table policy a policy (from `policy`)
 -- @tparam number n the retry number, 0 for the first retry
 -- @treturn number `policy.random() * min(cap, base * 2^n)` seconds
+-- @local
 function retry.backoff(policy, n)
   check_policy_table(policy, "backoff")
   if not (is_finite(n) and n >= 0) then
@@ -276,6 +277,7 @@ end
 -- @tparam function fn the operation
 -- @param ... arguments passed to every call of `fn`
 -- @return what `fn` returned last
+-- @local
 function retry.run(policy, fn, ...)
   local p = make_policy(policy, 3)
   if not is_callable(fn) then
