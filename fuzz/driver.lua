@@ -187,6 +187,8 @@ local function run_pager(variant, size, pieces)
       if type(page) ~= "table" or math.type(page.count) ~= "integer" then fail("decode returned %s", tostring(n)) end
       n, msg, err = p:feed(page, req)
       if n == false then n = 0 end  -- the listing moved: it asks again
+    else
+      p:drop(req)  -- as the listing does: a page that failed to decode is never fed
     end
     if n == nil then
       if type(msg) ~= "string" or type(err) ~= "table" or type(err.kind) ~= "string" then
