@@ -115,7 +115,8 @@ local function parser()
   -- (the global options are accepted after the command too: argparse keeps the parent's)
   wait:option("--timeout", "Seconds to wait in all (default 600)."):convert(tonumber):target("wait_timeout")
   wait:option("--interval", "Seconds between two polls (default 5)."):convert(tonumber)
-  local sandbox = p:command("sandbox", "Run the provider sandbox in the foreground until Ctrl-C.")
+  local sandbox = p:command("sandbox")
+    :summary("Run the provider sandbox in the foreground until Ctrl-C.")
     :description("Starts the sandbox (nginx on 127.0.0.1) serving ComplyCube, IDnow and Extend from one\n"
       .. "deterministic data set, prints the base URLs and the (fake) credentials, and runs until\n"
       .. "interrupted (Ctrl-C or SIGTERM). Also installed as wfsession-sandbox.")
