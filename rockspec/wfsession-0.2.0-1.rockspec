@@ -43,6 +43,7 @@ build = {
     ["wfsession.provider.extend"] = "lua/wfsession/provider/extend.lua",
     ["wfsession.provider.idnow"] = "lua/wfsession/provider/idnow.lua",
     ["wfsession.provider"] = "lua/wfsession/provider/init.lua",
+    ["wfsession.report"] = "lua/wfsession/report.lua",
     ["wfsession.retry"] = "lua/wfsession/retry.lua",
     ["wfsession.sandbox.complycube"] = "lua/wfsession/sandbox/complycube.lua",
     ["wfsession.sandbox.data"] = "lua/wfsession/sandbox/data.lua",

@@ -155,6 +155,22 @@ describe("wfsession", function()
       assert.matches("== all providers: 150 sessions", out, 1, true)
     end)
 
+    it("writes the outcome report with --html: a section per provider, IDnow by flow id", function()
+      local page = os.tmpname()
+      finally(function() os.remove(page) end)
+      local out, err, code = wfsession("--sandbox --sandbox-sessions 60 summary -p all --html " .. page)
+      assert.equal(0, code, err)
+      assert.matches("== idnow: 60 sessions, by workflow_id", out, 1, true)
+      assert.matches("== extend: 60 sessions, by workflow_name", out, 1, true)
+      local html = nginx.read_file(page)
+      assert.matches("^<!DOCTYPE html>", html)
+      for _, p in ipairs({ "complycube", "idnow", "extend" }) do
+        assert.matches('data-provider="' .. p .. '" data-total="60"', html, 1, true)
+      end
+      assert.is_nil(html:find("<script", 1, true))
+      assert.is_nil(html:find("https?://"))
+    end)
+
     it("stops cleanly on Ctrl-C, flushing what was listed, and resumes from the saved cursor", function()
       local dir = os.tmpname()
       os.remove(dir)

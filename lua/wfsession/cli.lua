@@ -107,7 +107,8 @@ local function parser()
   local summary = p:command("summary", "Counts, approval rates and completion times.")
   provider(summary, true)
   add_query(summary)
-  summary:option("--by", "Group by this session field."):default("workflow_name")
+  summary:option("--by", "Group by this session field (default workflow_name, or workflow_id where no "
+    .. "session has a name).")
   summary:option("--html", "Also write an outcome report (one self-contained page) here.")
   local wait = p:command("wait", "Wait until a session reaches a terminal status.")
   provider(wait, false)
@@ -427,6 +428,14 @@ local function durations_of(list)
   return out
 end
 
+-- Workflows by name where the provider names them (IDnow lists only ids).
+local function group_key(list)
+  for _, s in ipairs(list) do
+    if s.workflow_name ~= nil then return "workflow_name" end
+  end
+  return "workflow_id"
+end
+
 local function cmd_summary(ctx)
   local args = ctx.args
   local sections, everyone = {}, {}
@@ -446,8 +455,9 @@ local function cmd_summary(ctx)
       bar.n = bar.n + 1
       bar:update(pager)
     end
-    local sum = wfs.summarize(list, { by = args.by })
-    io.stdout:write("== ", p, ": ", #list, " sessions, by ", args.by, "\n", sum:format(), "\n\n")
+    local by = args.by or group_key(list)
+    local sum = wfs.summarize(list, { by = by })
+    io.stdout:write("== ", p, ": ", #list, " sessions, by ", by, "\n", sum:format(), "\n\n")
     sections[#sections + 1] = { name = p, summary = sum, durations = durations_of(list) }
   end
   if #sections > 1 then
