@@ -32,4 +32,150 @@ describe("examples", function()
     assert.is_true(tonumber(cpu) <= 8, out)
     assert.is_true(tonumber(wall) <= 40, out)
   end)
+
+  -- The four scripts below, run as a user would: in a clean environment (no
+  -- credentials, so they start their own sandbox) or with the credentials of
+  -- the spec's own sandbox (the "real provider" path). Expected values come
+  -- from the library and the sandbox's oracle directly, never from a script.
+  local wfs = require "wfsession"
+  local helpers = require "helpers"
+  local SEED, SESSIONS = 7, 2000   -- the scripts' sandbox: seed 7, WFS_SANDBOX_SESSIONS
+  local CLEAN = "env -u COMPLYCUBE_API_KEY -u IDNOW_CLIENT_ID -u IDNOW_CLIENT_SECRET -u IDNOW_FLOW_ID "
+    .. "-u IDNOW_ENVIRONMENT -u EXTEND_API_KEY -u WFS_PROVIDER -u WFS_BASE_URL -u WFS_AUTH_URL "
+    .. "-u WFS_SANDBOX_SESSIONS -u WFS_SANDBOX_LATENCY WFS_SANDBOX_SESSIONS=" .. SESSIONS .. " "
+  local PROVIDERS = { "complycube", "idnow", "extend" }
+
+  local function quote(v) return "'" .. tostring(v):gsub("'", "'\\''") .. "'" end
+
+  local function slurp(path)
+    local f = io.open(path, "rb")
+    if not f then return nil end
+    local text = f:read("a")
+    f:close()
+    return text
+  end
+
+  local function command(vars, script, args)
+    local parts = {}
+    for k, v in pairs(vars or {}) do parts[#parts + 1] = k .. "=" .. quote(v) end
+    return env .. CLEAN .. table.concat(parts, " ") .. " timeout 60 " .. lua .. " " .. script .. " "
+      .. (args or "")
+  end
+
+  -- stdout, stderr and the exit status of a script run
+  local function run3(vars, script, args)
+    local errfile = os.tmpname()
+    local p = assert(io.popen(command(vars, script, args) .. " 2>" .. errfile))
+    local out = p:read("a")
+    local ok, _, code = p:close()
+    local err = slurp(errfile)
+    os.remove(errfile)
+    return out, err, ok and 0 or code
+  end
+
+  -- the nginx a script started (it says its pid on stderr) is gone, not left to the watchdog
+  local function assert_sandbox_stopped(err)
+    local pid = err:match("nginx pid (%d+)")
+    assert.is_not_nil(pid, err)
+    local stat = slurp("/proc/" .. pid .. "/stat")
+    assert.is_true(stat == nil or stat:match("^%d+ %b() (%a)") == "Z", "nginx " .. pid .. " still runs")
+  end
+
+  local function spec_sandbox()
+    local sb = assert(helpers.sandbox{ sessions = SESSIONS, seed = SEED })
+    finally(function() sb:stop() end)
+    return sb
+  end
+
+  local function iso(t)
+    local s = math.floor(t)
+    return os.date("!%Y-%m-%dT%H:%M:%S", s) .. (".%03dZ"):format(math.floor((t - s) * 1000))
+  end
+
+  -- RFC 4180: CRLF-terminated records, fields quoted when needed, "" in quotes
+  local function parse_csv(s)
+    local rows, row, i = {}, {}, 1
+    while i <= #s do
+      local v
+      if s:sub(i, i) == '"' then
+        local buf, j = {}, i + 1
+        while true do
+          local q = assert(s:find('"', j, true), "unterminated quoted field")
+          buf[#buf + 1] = s:sub(j, q - 1)
+          if s:sub(q + 1, q + 1) ~= '"' then i = q + 1 break end
+          buf[#buf + 1] = '"'
+          j = q + 2
+        end
+        v = table.concat(buf)
+      else
+        local j = s:find("[,\r\n]", i) or #s + 1
+        v = s:sub(i, j - 1)
+        assert(not v:find('"', 1, true), "a quote in an unquoted field at byte " .. i)
+        i = j
+      end
+      row[#row + 1] = v
+      if s:sub(i, i) == "," then
+        i = i + 1
+      else
+        assert(s:sub(i, i + 1) == "\r\n", "a record not ended by CRLF at byte " .. i)
+        rows[#rows + 1], row, i = row, {}, i + 2
+      end
+    end
+    return rows
+  end
+
+  local function set_of(list)
+    local set = {}
+    for _, v in ipairs(list) do set[v] = true end
+    return set
+  end
+
+  it("export_rejected.lua writes the rejected sessions of the last 7 days as RFC 4180 CSV", function()
+    local sb = spec_sandbox()
+    local COLUMNS = "id,provider,status,outcome,raw_status,raw_outcome,workflow_id,workflow_name,subject_id,"
+      .. "subject_name,created_at,completed_at"
+    local NOW = "2025-01-12T06:00:00Z"   -- the data runs from 2025-01-01 to 2025-01-14: both bounds cut it
+    local now = wfs.time(NOW)
+    local after, before = iso(now - 7 * 86400), iso(now)
+    for _, provider in ipairs(PROVIDERS) do
+      local path = os.tmpname()
+      local out, err, code = run3(nil, "examples/export_rejected.lua", path .. " --provider " .. provider
+        .. " --now " .. NOW)
+      local text = slurp(path)
+      os.remove(path)
+      assert.equal(0, code, err)
+      assert.equal("", out)
+      assert_sandbox_stopped(err)
+      local rows = parse_csv(text)
+      assert.equal(COLUMNS, table.concat(table.remove(rows, 1), ","))
+      local ids, ncol = {}, select(2, COLUMNS:gsub(",", "")) + 1
+      for _, r in ipairs(rows) do
+        assert.equal(ncol, #r, table.concat(r, "|"))
+        assert.equal(provider, r[2])
+        assert.equal("completed", r[3])
+        assert.equal("rejected", r[4])
+        local t = wfs.time(r[11])
+        assert.is_true(t > now - 7 * 86400 and t < now, r[11])
+        ids[#ids + 1] = r[1]
+      end
+      assert.equal(tonumber(err:match("(%d+) rejected " .. provider .. " sessions")), #rows, err)
+      -- the library with the same filter, and the sandbox's brute-force oracle
+      local client = helpers.client(sb, provider)
+      local expected = helpers.ids(client:sessions{ status = "completed", outcome = "rejected",
+                                                    created_after = after, created_before = before })
+      assert.is_true(#expected > 50, "too few rejected sessions in the window to prove anything")
+      assert.same(expected, ids)
+      assert.same(set_of(assert(sb:truth(provider, { outcome = "rejected", created_after = after,
+                                                     created_before = before }))), set_of(ids))
+    end
+    -- to stdout, NOW defaulting to just after the sandbox's newest session
+    local out, err, code = run3(nil, "examples/export_rejected.lua")
+    assert.equal(0, code, err)
+    local rows = parse_csv(out)
+    assert.equal(COLUMNS, table.concat(rows[1], ","))
+    assert.equal(#rows - 1, tonumber(err:match("(%d+) rejected complycube sessions")), err)
+    assert.is_true(#rows > 50, out)
+    assert_sandbox_stopped(err)
+  end)
+
 end)
