@@ -81,6 +81,17 @@ describe("examples", function()
     assert.is_true(stat == nil or stat:match("^%d+ %b() (%a)") == "Z", "nginx " .. pid .. " still runs")
   end
 
+  -- the environment that gives a script the spec sandbox's credentials
+  local function credentials(sb, provider)
+    local p = sb[provider]
+    if provider == "idnow" then
+      return { IDNOW_CLIENT_ID = p.client_id, IDNOW_CLIENT_SECRET = p.client_secret, IDNOW_FLOW_ID = p.flow_id,
+               WFS_BASE_URL = p.base_url, WFS_AUTH_URL = p.auth_url, WFS_PROVIDER = provider }
+    end
+    return { [provider == "extend" and "EXTEND_API_KEY" or "COMPLYCUBE_API_KEY"] = p.api_key,
+             WFS_BASE_URL = p.base_url, WFS_PROVIDER = provider }
+  end
+
   local function spec_sandbox()
     local sb = assert(helpers.sandbox{ sessions = SESSIONS, seed = SEED })
     finally(function() sb:stop() end)
@@ -176,6 +187,53 @@ describe("examples", function()
     assert.equal(#rows - 1, tonumber(err:match("(%d+) rejected complycube sessions")), err)
     assert.is_true(#rows > 50, out)
     assert_sandbox_stopped(err)
+  end)
+
+  it("daily_summary.lua counts each day's outcomes per workflow, adding up to the listed sessions", function()
+    local sb = spec_sandbox()
+    local NOW = "2025-01-12T06:00:00Z"
+    local now = wfs.time(NOW)
+    local first = (math.floor(now / 86400) - 6) * 86400
+    for _, provider in ipairs({ "extend", "idnow" }) do   -- the credentials path, against the spec's sandbox
+      local out, err, code = run3(credentials(sb, provider), "examples/daily_summary.lua", "--now " .. NOW)
+      assert.equal(0, code, err)
+      assert.not_matches("sandbox", err)
+      local got, days = {}, {}
+      for line in out:gmatch("[^\n]+") do
+        local day, name, total, a, r, na, none =
+          line:match("^(%d%d%d%d%-%d%d%-%d%d)  (.-)%s+(%d+)%s+(%d+)%s+(%d+)%s+(%d+)%s+(%d+)$")
+        if day then
+          if days[#days] ~= day then days[#days + 1] = day end
+          got[day .. "|" .. name] = { tonumber(total), tonumber(a), tonumber(r), tonumber(na), tonumber(none) }
+        else
+          assert.matches("^day%s+workflow%s+total%s+approved%s+rejected%s+needs_attention%s+none$", line)
+        end
+      end
+      -- the same counts, day by day, from the library's listing of each day alone
+      local client = helpers.client(sb, provider)
+      local want, window = {}, 0
+      for d = 0, 6 do
+        local day = os.date("!%Y-%m-%d", first + d * 86400)
+        assert.equal(day, days[d + 1])
+        local all = { 0, 0, 0, 0, 0 }
+        want[day .. "|(all)"] = all
+        local before = d == 6 and NOW or iso(first + (d + 1) * 86400)
+        for s in client:sessions{ created_after = iso(first + d * 86400 - 0.001), created_before = before } do
+          local key = day .. "|" .. (s.workflow_name or s.workflow_id)
+          want[key] = want[key] or { 0, 0, 0, 0, 0 }
+          local col = ({ approved = 2, rejected = 3, needs_attention = 4 })[s.outcome] or 5
+          for _, c in ipairs({ want[key], all }) do
+            c[1], c[col] = c[1] + 1, c[col] + 1
+          end
+          window = window + 1
+        end
+      end
+      assert.equal(7, #days)
+      assert.same(want, got)
+      local listed = #wfs.collect(client:sessions{ created_after = iso(first - 0.001), created_before = NOW })
+      assert.is_true(listed > 800, "the window should hold about a week of sessions")
+      assert.equal(listed, window)
+    end
   end)
 
 end)
