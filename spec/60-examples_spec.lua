@@ -236,4 +236,30 @@ describe("examples", function()
     end
   end)
 
+  it("wait_session.lua prints the final outcome, and exits 3 on a session that does not finish", function()
+    local sb = spec_sandbox()
+    local client = helpers.client(sb, "complycube")
+    local done = assert(client:sessions{ outcome = "rejected", max_items = 1 }:next())
+    local out, err, code = run3(credentials(sb, "complycube"), "examples/wait_session.lua",
+      done.id .. " --timeout 10 --interval 0.1")
+    assert.equal(0, code, err)
+    assert.equal("complycube/" .. done.id .. ": status completed, outcome rejected (provider: complete/rejected), "
+      .. "completed at " .. assert(client:session(done.id)).completed_at .. "\n", out)
+    -- its own sandbox: the newest running session, which never finishes there
+    local started = os.time()
+    out, err, code = run3(nil, "examples/wait_session.lua", "--provider extend --timeout 0.3 --interval 0.1")
+    assert.equal(3, code, err)
+    assert.is_true(os.time() - started < 20)
+    assert.equal("", out)
+    local id = err:match("waiting for extend/(%S+)")
+    assert.equal("running", assert(helpers.client(sb, "extend"):session(id)).status)
+    assert.matches("timeout: session " .. id .. " not terminal after 0.3 s", err, 1, true)
+    assert_sandbox_stopped(err)
+    -- an id the provider does not know is an error, not a timeout
+    out, err, code = run3(credentials(sb, "complycube"), "examples/wait_session.lua", "000000000000000000000000")
+    assert.equal(1, code, err)
+    assert.matches("not_found", err)
+    assert.equal("", out)
+  end)
+
 end)
