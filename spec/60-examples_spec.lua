@@ -39,6 +39,7 @@ describe("examples", function()
   -- from the library and the sandbox's oracle directly, never from a script.
   local wfs = require "wfsession"
   local helpers = require "helpers"
+  local cjson = require "cjson"
   local SEED, SESSIONS = 7, 2000   -- the scripts' sandbox: seed 7, WFS_SANDBOX_SESSIONS
   local CLEAN = "env -u COMPLYCUBE_API_KEY -u IDNOW_CLIENT_ID -u IDNOW_CLIENT_SECRET -u IDNOW_FLOW_ID "
     .. "-u IDNOW_ENVIRONMENT -u EXTEND_API_KEY -u WFS_PROVIDER -u WFS_BASE_URL -u WFS_AUTH_URL "
@@ -262,4 +263,61 @@ describe("examples", function()
     assert.equal("", out)
   end)
 
+  it("resume_export.lua, interrupted and run again, exports every session exactly once", function()
+    local sb = spec_sandbox()
+    local function lines_of(path)
+      local ids = {}
+      for line in (slurp(path) or ""):gmatch("[^\n]*\n") do ids[#ids + 1] = assert(cjson.decode(line)).id end
+      return ids
+    end
+    local function check_complete(provider, path, ids)
+      assert.is_nil(slurp(path .. ".state"), "the state file is removed at the end")
+      assert.equal(SESSIONS, #ids)
+      assert.is_true(helpers.unique(ids))
+      assert.same(set_of(assert(sb:truth(provider))), set_of(ids))
+    end
+    for _, provider in ipairs(PROVIDERS) do
+      local path = os.tmpname()
+      finally(function() os.remove(path); os.remove(path .. ".state") end)
+      local args = path .. " --provider " .. provider .. " --page-size 100 --save-every 100"
+      local _, err, code = run3(nil, "examples/resume_export.lua", args .. " --stop-after 250")
+      assert.equal(130, code, err)
+      assert_sandbox_stopped(err)
+      assert.equal(250, #lines_of(path))
+      assert.matches("^%d+ %S+\n$", slurp(path .. ".state"))
+      -- a line past the saved state (as a kill -9 between two saves leaves) is cut off
+      local f = assert(io.open(path, "ab"))
+      f:write('{"id":"written after the last save"}\n')
+      f:close()
+      _, err, code = run3(nil, "examples/resume_export.lua", args)
+      assert.equal(0, code, err)
+      assert.matches("1750 sessions written in this run", err, 1, true)
+      check_complete(provider, path, lines_of(path))
+    end
+    -- a real Ctrl-C (SIGINT) in the middle of a slow export
+    local path = os.tmpname()
+    finally(function() os.remove(path); os.remove(path .. ".state") end)
+    local errfile = os.tmpname()
+    finally(function() os.remove(errfile) end)
+    local p = assert(io.popen("sh -c 'echo $$; exec env " .. command({ WFS_SANDBOX_LATENCY = 0.05 },
+      "examples/resume_export.lua", path .. " --page-size 10 --save-every 50"):gsub("'", "'\\''")
+      .. " 2>" .. errfile .. "'"))
+    local pid = assert(p:read("l"):match("^%d+$"))
+    for _ = 1, 500 do
+      if #lines_of(path) >= 100 then break end
+      os.execute("sleep 0.02")
+    end
+    os.execute("kill -INT " .. pid)
+    p:read("a")
+    local _, _, code = p:close()
+    local err = slurp(errfile)
+    assert.equal(130, code, err)
+    assert.matches("interrupted!", err, 1, true)
+    assert_sandbox_stopped(err)
+    local before = #lines_of(path)
+    assert.is_true(before >= 100 and before < SESSIONS, err)
+    local _, err2, code2 = run3(nil, "examples/resume_export.lua", path .. " --page-size 500")
+    assert.equal(0, code2, err2)
+    check_complete("complycube", path, lines_of(path))
+  end)
 end)
