@@ -61,7 +61,7 @@ os.exit(common.run(args.provider, function(client)
   if not args[1] then return common.usage(USAGE) end
   local path, state_path, every = args[1], args.state or args[1] .. ".state", args.save_every or 1000
   local f = io.open(state_path, "rb")
-  local bytes, cursor = (f and f:read("a") or ""):match("^(%d+) (%S+)")
+  local bytes, cursor = (f and f:read("*a") or ""):match("^(%d+) (%S+)")
   if f then f:close() end
   if f and not cursor then error(state_path .. " is not a state file of this script", 0) end
   if cursor then cut(path, tonumber(bytes)) end

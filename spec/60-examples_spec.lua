@@ -3,11 +3,10 @@ describe("examples", function()
   local env = 'LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./?.so;;" '
   local lua = arg and arg[-1] or "lua5.4"
 
+  local helpers = require "helpers"
+
   local function run(script, args)
-    local p = assert(io.popen(env .. "timeout 60 " .. lua .. " " .. script .. " " .. (args or "") .. " 2>&1"))
-    local out = p:read("*a")
-    local ok, _, code = p:close()
-    return out, ok and 0 or code
+    return helpers.shell(env .. "timeout 60 " .. lua .. " " .. script .. " " .. (args or "") .. " 2>&1")
   end
 
   it("demo.lua lists all three providers and prints their summaries", function()
@@ -38,7 +37,6 @@ describe("examples", function()
   -- the spec's own sandbox (the "real provider" path). Expected values come
   -- from the library and the sandbox's oracle directly, never from a script.
   local wfs = require "wfsession"
-  local helpers = require "helpers"
   local cjson = require "cjson"
   local SEED, SESSIONS = 7, 2000   -- the scripts' sandbox: seed 7, WFS_SANDBOX_SESSIONS
   local CLEAN = "env -u COMPLYCUBE_API_KEY -u IDNOW_CLIENT_ID -u IDNOW_CLIENT_SECRET -u IDNOW_FLOW_ID "
@@ -51,7 +49,7 @@ describe("examples", function()
   local function slurp(path)
     local f = io.open(path, "rb")
     if not f then return nil end
-    local text = f:read("a")
+    local text = f:read("*a")
     f:close()
     return text
   end
@@ -66,12 +64,10 @@ describe("examples", function()
   -- stdout, stderr and the exit status of a script run
   local function run3(vars, script, args)
     local errfile = os.tmpname()
-    local p = assert(io.popen(command(vars, script, args) .. " 2>" .. errfile))
-    local out = p:read("a")
-    local ok, _, code = p:close()
+    local out, code = helpers.shell(command(vars, script, args) .. " 2>" .. errfile)
     local err = slurp(errfile)
     os.remove(errfile)
-    return out, err, ok and 0 or code
+    return out, err, code
   end
 
   -- the nginx a script started (it says its pid on stderr) is gone, not left to the watchdog
@@ -297,19 +293,31 @@ describe("examples", function()
     -- a real Ctrl-C (SIGINT) in the middle of a slow export
     local path = os.tmpname()
     finally(function() os.remove(path); os.remove(path .. ".state") end)
-    local errfile = os.tmpname()
-    finally(function() os.remove(errfile) end)
-    local p = assert(io.popen("sh -c 'echo $$; exec env " .. command({ WFS_SANDBOX_LATENCY = 0.05 },
-      "examples/resume_export.lua", path .. " --page-size 10 --save-every 50"):gsub("'", "'\\''")
-      .. " 2>" .. errfile .. "'"))
-    local pid = assert(p:read("l"):match("^%d+$"))
+    local errfile, pidfile, rcfile = os.tmpname(), os.tmpname(), os.tmpname()
+    finally(function() os.remove(errfile); os.remove(pidfile); os.remove(rcfile) end)
+    os.remove(pidfile)
+    os.remove(rcfile)
+    -- in the background: the script's pid, then (once it ends) its exit status, each in a file;
+    -- timeout --foreground passes one SIGINT on (without it, a second one to the whole group
+    -- would kill lua5.4 outright, as its handler asks for on a second Ctrl-C)
+    local cmd = command({ WFS_SANDBOX_LATENCY = 0.05 }, "examples/resume_export.lua",
+      path .. " --page-size 10 --save-every 50"):gsub("timeout 60", "timeout --foreground 60")
+    os.execute("( sh -c 'echo $$ >" .. pidfile .. "; exec env " .. cmd:gsub("'", "'\\''")
+      .. " 2>" .. errfile .. "'; echo $? >" .. rcfile .. " ) >/dev/null 2>&1 &")
+    local pid
     for _ = 1, 500 do
-      if #lines_of(path) >= 100 then break end
+      pid = (slurp(pidfile) or ""):match("^(%d+)")
+      if pid and #lines_of(path) >= 100 then break end
       os.execute("sleep 0.02")
     end
+    assert.is_not_nil(pid, "the script did not start")
     os.execute("kill -INT " .. pid)
-    p:read("a")
-    local _, _, code = p:close()
+    local code
+    for _ = 1, 1500 do
+      code = tonumber((slurp(rcfile) or ""):match("^(%d+)"))
+      if code then break end
+      os.execute("sleep 0.02")
+    end
     local err = slurp(errfile)
     assert.equal(130, code, err)
     assert.matches("interrupted!", err, 1, true)

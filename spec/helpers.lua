@@ -4,6 +4,20 @@ local helpers = {}
 
 local core_ok, core = pcall(require, "wfsession.core")
 
+--- Run a shell command; returns its stdout and exit status on every Lua
+-- (5.1's os.execute and pipe close give no exit status of their own).
+function helpers.shell(cmd)
+  local out = os.tmpname()
+  local ok, _, code = os.execute("(" .. cmd .. ") >" .. out)
+  if type(ok) == "number" then code = ok % 256 == 0 and ok / 256 or 128 + ok % 256 end
+  if ok == true then code = 0 end
+  local f = io.open(out, "rb")
+  local text = f and f:read("*a") or ""
+  if f then f:close() end
+  os.remove(out)
+  return text, code
+end
+
 --- Contents of spec/fixtures/<name>.
 function helpers.fixture(name)
   local f = assert(io.open("spec/fixtures/" .. name, "rb"))
