@@ -20,5 +20,6 @@ int luaopen_wfsession_core(lua_State *L) {
   wfs_easy_open(L);
   wfs_multi_open(L);
   wfs_signal_open(L);
+  wfs_hash_open(L);
   return 1;
 }

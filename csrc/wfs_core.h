@@ -21,6 +21,7 @@ void wfs_pager_open(lua_State *L);
 void wfs_easy_open(lua_State *L);
 void wfs_multi_open(lua_State *L);
 void wfs_signal_open(lua_State *L);
+void wfs_hash_open(lua_State *L);
 
 /* Whether SIGINT came since core.trap_interrupts() (wfs_signal.c). */
 int wfs_signal_interrupted(void);

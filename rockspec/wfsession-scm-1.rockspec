@@ -22,7 +22,7 @@ build = {
   modules = {
     ["wfsession.core"] = {
       sources = {
-        "csrc/wfs_compat.c", "csrc/wfs_core.c", "csrc/wfs_easy.c", "csrc/wfs_error.c",
+        "csrc/wfs_compat.c", "csrc/wfs_core.c", "csrc/wfs_easy.c", "csrc/wfs_error.c", "csrc/wfs_hash.c",
         "csrc/wfs_json.c", "csrc/wfs_multi.c", "csrc/wfs_pager.c", "csrc/wfs_provider.c",
         "csrc/wfs_session.c", "csrc/wfs_signal.c", "csrc/wfs_time.c", "csrc/wfs_transfer.c",
       },
@@ -31,6 +31,7 @@ build = {
       libdirs = { "$(CURL_LIBDIR)" },
       defines = { "_POSIX_C_SOURCE=200809L" },
     },
+    ["wfsession.budget"] = "lua/wfsession/budget.lua",
     ["wfsession.cli"] = "lua/wfsession/cli.lua",
     ["wfsession.client"] = "lua/wfsession/client.lua",
     ["wfsession.filter"] = "lua/wfsession/filter.lua",

@@ -4,7 +4,7 @@ local core = require "wfsession.core"
 local helpers = require "helpers"
 
 local function cc_client(transport, extra)
-  local o = { provider = "complycube", api_key = "test_key_0123", transport = transport,
+  local o = { provider = "complycube", api_key = "test_key_0123", transport = transport, rate_limit = false,
               retry = false }
   for k, v in pairs(extra or {}) do o[k] = v end
   return wfs.new(o)

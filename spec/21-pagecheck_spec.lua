@@ -6,7 +6,8 @@ local core = require "wfsession.core"
 local helpers = require "helpers"
 
 local function cc_client(transport, extra)
-  local o = { provider = "complycube", api_key = "test_key_0123", transport = transport, retry = false }
+  local o = { provider = "complycube", api_key = "test_key_0123", transport = transport, retry = false,
+              rate_limit = false }
   for k, v in pairs(extra or {}) do o[k] = v end
   return wfs.new(o)
 end

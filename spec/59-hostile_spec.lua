@@ -6,7 +6,7 @@ local helpers = require "helpers"
 local nginx = require "wfsession.sandbox.nginx"
 
 local function cc(extra)
-  local o = { provider = "complycube", api_key = "key_0123456789" }
+  local o = { provider = "complycube", api_key = "key_0123456789", rate_limit = false }
   for k, v in pairs(extra or {}) do o[k] = v end
   return wfs.new(o)
 end

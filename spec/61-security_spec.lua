@@ -84,9 +84,9 @@ end
 local function clients(transport, on_request)
   return {
     wfs.new{ provider = "complycube", api_key = CREDS.api_key, transport = transport, retry = false,
-             on_request = on_request },
+             on_request = on_request, rate_limit = false },
     wfs.new{ provider = "extend", api_key = CREDS.api_key, transport = transport, retry = false,
-             on_request = on_request },
+             on_request = on_request, rate_limit = false },
     wfs.new{ provider = "idnow", client_id = CREDS.client_id, client_secret = CREDS.client_secret,
              flow_id = "flow-1", transport = transport, retry = false, on_request = on_request },
     wfs.new{ provider = "idnow", client_id = CREDS.client_id, client_secret = CREDS.client_secret,

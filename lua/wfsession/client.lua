@@ -9,6 +9,7 @@ local options = require "wfsession.options"
 local retry = require "wfsession.retry"
 local host = require "wfsession.host"
 local listing = require "wfsession.listing"
+local budget = require "wfsession.budget"
 
 local argerror = util.argerror
 
@@ -58,6 +59,9 @@ function M.new(opts, P)
   local secrets = {}
   for _, k in ipairs(SECRET_KEYS) do secrets[k] = opts[k] end
   SECRETS[client] = secrets
+  client._budget = budget.new(opts, P, client.base_url, secrets, function(msg)
+    if client.on_request then client.on_request({ provider = client.provider, notice = msg }) end
+  end, runner.cosockets)
   return client
 end
 
@@ -146,8 +150,12 @@ function Client:_fail(msg, err) return fail(self, msg, err) end
 --- Perform one request through the transport; failures become `nil, msg, err`.
 -- @local
 function Client:_send(req)
+  local paced = self._budget
+  if paced then paced:acquire(self.sleep) end
   local started = self.clock()
   local status, headers, body = self._runner:send(req)
+  -- a 429 slows down everyone on the budget, and holds them back as the server says
+  if status == 429 and paced then paced:penalize(retry.server_wait(headers, self.clock(), status)) end
   local info = self.on_request and { provider = self.provider, method = req.method,
                                      url = scrub(self, req.url), status = status,
                                      seconds = self.clock() - started }

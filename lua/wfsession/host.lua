@@ -141,6 +141,7 @@ local COSOCKET_PHASES = { rewrite = true, server_rewrite = true, access = true, 
 local Resty = {}
 Resty.__index = Resty
 Resty.concurrent = true
+Resty.cosockets = true   -- what else runs here must yield to nginx too (resty.redis)
 
 -- nil when this phase has cosockets, else the failure a request returns.
 local function phase_failure()

@@ -16,7 +16,7 @@ local COMMON_OPTIONS = {
   provider = true, base_url = true, page_size = true, concurrency = true, timeout = true,
   connect_timeout = true, retry = true, ca_file = true, proxy = true, user_agent = true,
   transport = true, sleep = true, on_request = true, multi = true, allow_insecure = true,
-  max_body = true, low_speed_time = true,
+  max_body = true, low_speed_time = true, rate_limit = true,
 }
 
 -- The vocabularies are the core's (wfs_session.c), as sets.
@@ -49,6 +49,40 @@ end
 local function check_type(t, name, ty)
   local v = t[name]
   if v ~= nil and type(v) ~= ty then argerror(name, "must be a " .. ty .. ", got " .. type(v)) end
+end
+
+local RATE_KEYS = { rps = true, burst = true, share = true }
+local MAX_RPS = 100000
+
+local function check_rps(v, name)
+  if not (util.is_finite(v) and v > 0 and v <= MAX_RPS) then
+    argerror(name, "must be a number of requests per second in (0, " .. MAX_RPS .. "]")
+  end
+end
+
+--- Check `rate_limit`: requests per second, `{ rps, burst, share }` or false.
+function M.check_rate_limit(rl)
+  if rl == nil or rl == false then return end
+  if type(rl) == "number" then return check_rps(rl, "rate_limit") end
+  if type(rl) ~= "table" then
+    argerror("rate_limit", "must be requests per second, a table { rps, burst, share } or false")
+  end
+  for k in pairs(rl) do
+    if not RATE_KEYS[k] then
+      argerror("rate_limit." .. tostring(k), "is not a rate_limit setting (rps, burst, share)")
+    end
+  end
+  if rl.rps ~= nil then check_rps(rl.rps, "rate_limit.rps") end
+  M.check_int({ ["rate_limit.burst"] = rl.burst }, "rate_limit.burst", 1, 1000)
+  local share = rl.share
+  if share == nil or share == "process" then return end
+  if type(share) == "string" then
+    if not require("wfsession.budget").parse_redis(share) then
+      argerror("rate_limit.share", "must be \"process\", \"redis://host[:port][/db]\" or an ngx.shared.DICT")
+    end
+  elseif type(share) ~= "table" or type(share.add) ~= "function" or type(share.get) ~= "function" then
+    argerror("rate_limit.share", "must be \"process\", \"redis://host[:port][/db]\" or an ngx.shared.DICT")
+  end
 end
 
 --- Check the options of `wfs.new`.
@@ -88,6 +122,7 @@ function M.client(opts)
     end
     if type(t) == "function" then argerror("multi", "cannot drive a transport function") end
   end
+  M.check_rate_limit(opts.rate_limit)
   local r = opts.retry
   if r ~= nil and r ~= false and type(r) ~= "table" then
     argerror("retry", "must be a table of retry settings or false")

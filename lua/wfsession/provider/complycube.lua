@@ -12,11 +12,17 @@ local M = {
   options = { api_key = true },
   --- raw outcome the server filters on, by normalized outcome
   server_outcome = { approved = "clear", needs_attention = "attention", rejected = "rejected" },
-  --- query keys that never apply (no such field at ComplyCube)
   --- page size of a listing that sets none: its documented maximum
   page_size = 1000,
+  --- query keys that never apply (no such field at ComplyCube)
   inapplicable = { batch_id = true, file_name_contains = true },
 }
+
+--- Requests per second the API allows: 10 on live keys, 5 on test keys
+-- (the key's prefix says which: `test_` / `live_`).
+function M.rate_limit(secrets)
+  return type(secrets.api_key) == "string" and secrets.api_key:sub(1, 5) == "test_" and 5 or 10
+end
 
 --- Check the provider's own options.
 function M.validate(opts)

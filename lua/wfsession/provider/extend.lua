@@ -18,6 +18,10 @@ local M = {
   inapplicable = {},
 }
 
+--- Requests per second the API allows on its base (PAYG) plan; larger plans
+-- allow more (set `rate_limit`).
+function M.rate_limit() return 10 end
+
 function M.validate(opts)
   util.need_secret(opts, "api_key", "extend")
   local v = opts.api_version

@@ -323,7 +323,9 @@ local function rate_limited(provider, limit)
   if not limit or limit <= 0 then return false end
   local now = ngx.now()
   local sec = floor(now)
-  local n = shared():incr("rl:" .. provider .. ":" .. sec, 1, 0, 2)
+  -- per key, as the providers count: the credential (or token) the request carries
+  local who = ngx.crc32_long(ngx.var.http_authorization or "")
+  local n = shared():incr("rl:" .. provider .. ":" .. who .. ":" .. sec, 1, 0, 2)
   if n and n > limit then
     return true, math.max(1, math.ceil(sec + 1 - now))
   end
