@@ -2,7 +2,7 @@
 -- sandbox, every figure measured side by side in one run.
 --
 --   lua5.4 bench/run.lua                 everything (about four minutes)
---   lua5.4 bench/run.lua speed|feed|rss|lookups|pagesize
+--   lua5.4 bench/run.lua speed|feed|rss|lookups|pagesize|rated
 --
 -- Targets (issue 11): page-number providers within 1.2x of their floor at
 -- the default concurrency and page size 100, Extend within 1.1x of its
@@ -251,17 +251,53 @@ local function lookups()
   sb:stop()
 end
 
-local parts = { speed = speed, pagesize = pagesize, feed = feed, rss = rss, lookups = lookups }
+-- ----------------------------------------------------------------------
+-- The rate budget: 10,000 sessions from a sandbox that allows 10 requests
+-- a second per key, the defaults (largest page, paced) against page size
+-- 100 unpaced (its 429s retried as the server says)
+-- ----------------------------------------------------------------------
+
+local function rated()
+  local N, RATE = 10000, 10
+  print(("\n== rate budget: %d sessions, the sandbox allows %d requests/s per key, %d ms per request"):format(N,
+    RATE, LATENCY * 1000))
+  print(("%-11s %-28s %9s %6s %8s %9s"):format("provider", "run", "requests", "429s", "time s", "floor s"))
+  for _, provider in ipairs({ "complycube", "extend" }) do
+    for _, run in ipairs({
+      { "defaults, paced", nil, RATE },
+      { "page_size 100, unpaced", 100, false },
+    }) do
+      -- a fresh sandbox each: its one-second windows start empty
+      local sb = assert(sandbox.start{ sessions = N, seed = 5, latency = LATENCY, rate_limit = RATE })
+      local c = wfs.new(options(sb, provider, { rate_limit = run[3],
+                                                retry = { max_retries = 50, retry_after_max = 5 } }))
+      local t0, n = mono(), 0
+      for _ in c:sessions{ page_size = run[2] } do n = n + 1 end
+      local took = mono() - t0
+      c:close()
+      local st = sb:stats()
+      sb:stop()
+      assert(n == N, provider .. ": listed " .. n)
+      -- the floor: the pages the run needs at the budget's pace, the last one's round trip on top
+      local pages = math.ceil(N / (run[2] or 1000))
+      print(("%-11s %-28s %9d %6d %8.2f %9.2f"):format(provider, run[1], st.requests, st.rate_limited, took,
+        (pages - 1) / RATE + LATENCY))
+    end
+  end
+end
+
+local parts = { speed = speed, pagesize = pagesize, feed = feed, rss = rss, lookups = lookups, rated = rated }
 local what = arg[1]
 if what == "rss-child" then
   rss_child(arg[3], arg[4])
 elseif what then
-  assert(parts[what], "usage: bench/run.lua [speed|pagesize|feed|rss|lookups]")()
+  assert(parts[what], "usage: bench/run.lua [speed|pagesize|feed|rss|lookups|rated]")()
 else
   print(("wfsession %s bench, %s, %s"):format(wfs.VERSION, _VERSION, os.date("!%Y-%m-%d %H:%M UTC")))
   speed()
   pagesize()
   feed()
   lookups()
+  rated()
   rss()
 end

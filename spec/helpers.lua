@@ -147,6 +147,51 @@ function helpers.client(sb, provider, extra)
   return wfs.new(o)
 end
 
+--- A redis-server on a free loopback port (no persistence), for budgets
+-- shared across processes. It is stopped by `:stop()`, and by a watcher
+-- shell when this process ends first (a failed or interrupted run).
+-- @return `{ port, url, stop }` | nil, why
+function helpers.redis()
+  local nginx = require "wfsession.sandbox.nginx"
+  local exe = (nginx.capture("command -v redis-server 2>/dev/null") or ""):match("%S+")
+  if not exe then return nil, "redis-server is not installed" end
+  local dir = (nginx.capture("mktemp -d /tmp/wfsession-redis.XXXXXX") or ""):match("%S+")
+  if not dir then return nil, "no temporary directory" end
+  local q = nginx.shell_quote
+  for attempt = 1, 10 do
+    local port = 20000 + (nginx.own_pid() * 7919 + attempt * 104729 + os.time()) % 12000
+    os.remove(dir .. "/pid")
+    nginx.run(("sh -c '%s --port %d --bind 127.0.0.1 --save \"\" --appendonly no --dir %s --daemonize no "
+      .. ">%s/log 2>&1 & r=$!; echo $r >%s/pid; "
+      .. "while kill -0 %d 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 0.2; done; kill $r 2>/dev/null' "
+      .. ">/dev/null 2>&1 &"):format(exe, port, q(dir), q(dir), q(dir), nginx.own_pid()))
+    local pid, log
+    for _ = 1, 200 do
+      pid = (nginx.read_file(dir .. "/pid") or ""):match("%d+")
+      log = nginx.read_file(dir .. "/log") or ""
+      if log:find("Ready to accept connections", 1, true) or log:find("in use", 1, true) then break end
+      nginx.sleep(0.02)
+    end
+    if pid and log:find("Ready to accept connections", 1, true) then
+      local r = { port = port, url = ("redis://127.0.0.1:%d/0"):format(port), pid = pid }
+      function r.stop()
+        if r.stopped then return end
+        r.stopped = true
+        nginx.run("kill " .. pid .. " 2>/dev/null")
+        for _ = 1, 100 do
+          if not nginx.alive(pid) then break end
+          nginx.sleep(0.02)
+        end
+        nginx.run("rm -rf " .. q(dir))
+      end
+      return r
+    end
+    if pid then nginx.run("kill " .. pid .. " 2>/dev/null") end
+  end
+  nginx.run("rm -rf " .. q(dir))
+  return nil, "redis-server did not start: " .. (nginx.read_file(dir .. "/log") or "")
+end
+
 --- How much slower than normal the specs run: a bound on time in a
 -- responsiveness spec is multiplied by it (`WFS_TIME_SCALE`, set by
 -- `make check-memory` for valgrind).

@@ -88,6 +88,10 @@ return acquire, penalize, held
 local acquire, penalize, held = assert((loadstring or load)(SLOTS, "=wfsession.budget"))()
 local unpack = table.unpack or unpack
 
+--- The slot algorithm itself, over any store (for its specs).
+-- @table slots
+B.slots = { acquire = acquire, penalize = penalize, held = held, SCAN = SCAN }
+
 -- The same, inside Redis: one script per claim, atomic there.
 local REDIS_SCRIPT = "local acquire, penalize, held = (function()\n" .. SLOTS .. "\nend)()\n" .. [=[
 local t = redis.call("TIME")
