@@ -15,7 +15,11 @@
 #   tests        lua-busted, lua-check (make lint), valgrind (make check-memory),
 #                lua-cqueues and lua-luv (the event-loop hosts of wfs.multi),
 #                libluajit2-5.1-dev (the core the nginx specs load: OpenResty's LuaJIT),
-#                chromium (renders the HTML report headless)
+#                chromium (renders the HTML report headless), redis-server and lua-redis
+#                (rate budgets shared through Redis; lua-socket comes with lua-redis),
+#                and the one Lua file of lua-nginx-redis (resty.redis inside nginx),
+#                unpacked into build/vendor/: the package itself depends on
+#                nginx-extras, which would replace nginx-light
 #   packaging    luarocks (make install-check), lua-ldoc + lua-discount (make docs)
 #   WFS_LUA      the Lua target of `make LUA=...`: lua5.1, lua5.3 or luajit add
 #                their interpreter and headers (luajit2 is OpenResty's branch:
@@ -24,7 +28,7 @@ set -eu
 PKGS="gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev
 lua5.4 lua-cjson ca-certificates lua-argparse
 nginx-light libnginx-mod-http-lua curl openssl
-lua-busted lua-check valgrind lua-cqueues lua-luv libluajit2-5.1-dev chromium
+lua-busted lua-check valgrind lua-cqueues lua-luv libluajit2-5.1-dev chromium redis-server lua-redis
 luarocks lua-ldoc lua-discount ${EXTRA_PKGS:-}"
 case "${WFS_LUA:-lua5.4}" in
   lua5.4) ;;
@@ -37,11 +41,26 @@ missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-echo "deps: installing$missing" >&2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+updated=""
+if [ -n "$missing" ]; then
+  echo "deps: installing$missing" >&2
+  $SUDO apt-get update -qq
+  updated=1
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+vendor="$(cd "$(dirname "$0")/.." && pwd)/build/vendor"
+if [ ! -f "$vendor/nginx/redis.lua" ]; then
+  echo "deps: unpacking resty.redis (lua-nginx-redis) into build/vendor/" >&2
+  tmp=$(mktemp -d)
+  # apt-get download needs the package lists, which a fresh machine may not have yet
+  (cd "$tmp" && { apt-get download lua-nginx-redis >/dev/null 2>&1 ||
+    { [ -z "$updated" ] && $SUDO apt-get update -qq && apt-get download lua-nginx-redis >/dev/null; }; })
+  dpkg-deb -x "$tmp"/lua-nginx-redis_*.deb "$tmp/x"
+  mkdir -p "$vendor/nginx"
+  cp "$tmp/x/usr/share/lua/5.1/nginx/redis.lua" "$vendor/nginx/redis.lua"
+  rm -rf "$tmp"
+fi

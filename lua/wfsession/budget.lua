@@ -217,7 +217,7 @@ local function redis_call(r, args)
   local ok, res = pcall(function()
     if r.resty then
       conn = r.mod:new()
-      conn:set_timeouts(REDIS_TIMEOUT * 1000, REDIS_TIMEOUT * 1000, REDIS_TIMEOUT * 1000)
+      conn:set_timeout(REDIS_TIMEOUT * 1000)
       assert(conn:connect(r.host, r.port))
       if r.db ~= 0 then assert(conn:select(r.db)) end
     elseif not conn then
@@ -225,10 +225,10 @@ local function redis_call(r, args)
       if r.db ~= 0 then conn:select(r.db) end
       r.conn = conn
     end
-    -- resty.redis answers nil, err; lua-redis raises: both become raises here
+    -- resty.redis answers nil (or false), err; lua-redis raises: both become raises here
     local function call(name, ...)
       local value, err = conn[name](conn, ...)
-      if value == nil and err then error(err, 0) end
+      if not value and err then error(err, 0) end
       return value
     end
     for _ = 1, 2 do

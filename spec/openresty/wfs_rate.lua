@@ -1,6 +1,7 @@
 --- The nginx of spec/66-rate_spec.lua (inside nginx, LuaJIT): every worker
 -- lists the sandbox's sessions once, from a timer, pacing through the
--- `lua_shared_dict wfs_budget` or not at all; /results says what each found.
+-- `lua_shared_dict wfs_budget`, through Redis (resty.redis) or not at all;
+-- /results says what each found.
 -- `wfs_rate_config` is written by the spec.
 -- luacheck: globals ngx
 local wfs = require "wfsession"
@@ -18,8 +19,10 @@ local function job(premature)
     local c = wfs.new{
       provider = "complycube", base_url = config.base_url, api_key = config.api_key, timeout = 20,
       retry = { max_retries = 20, retry_after_max = 5 },
-      rate_limit = config.paced and { rps = config.rps, share = ngx.shared.wfs_budget } or false,
+      rate_limit = config.share and { rps = config.rps,
+        share = config.share == "dict" and ngx.shared.wfs_budget or config.share } or false,
       on_request = function(info)
+        if info.notice then out.notice = info.notice return end
         ngx.update_time()
         local started = ngx.now() - (info.seconds or 0)
         if not first or started < first then first = started end
