@@ -53,8 +53,9 @@ endif
 
 all: $(CORE)
 
+# through a rename: a process that has the old core loaded keeps its copy
 $(CORE): $(BUILT) $(TARGET_STAMP)
-	cp $(BUILT) $@
+	cp $(BUILT) $@.tmp && mv -f $@.tmp $@
 
 $(BUILT): $(OBJS)
 	@mkdir -p $(dir $@)

@@ -44,6 +44,23 @@ void wfs_pushmetatable(lua_State *L, const void *key) {
 }
 
 
+void wfs_newclass(lua_State *L, const char *tname, const void *key, const luaL_Reg *meta,
+                  const luaL_Reg *methods) {
+  luaL_newmetatable(L, tname);
+  if (key != NULL)
+    wfs_setmetatablekey(L, key);
+#if LUA_VERSION_NUM < 503
+  lua_pushstring(L, tname);  /* 5.3+ luaL_newmetatable sets it */
+  lua_setfield(L, -2, "__name");
+#endif
+  luaL_setfuncs(L, meta, 0);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
+
 void *wfs_checkobject(lua_State *L, int idx, const void *key, const char *tname) {
   void *p = lua_touserdata(L, idx);
   if (p != NULL && lua_getmetatable(L, idx)) {

@@ -62,6 +62,14 @@ void wfs_pushmetatable(lua_State *L, const void *key);
 void *wfs_checkobject(lua_State *L, int idx, const void *key, const char *tname);
 
 /*
+** Register a type: its metatable `tname` (named on every version, also
+** under `key` when not NULL) with the metamethods `meta` and an __index
+** table of `methods`. Leaves the stack as it was.
+*/
+void wfs_newclass(lua_State *L, const char *tname, const void *key, const luaL_Reg *meta,
+                  const luaL_Reg *methods);
+
+/*
 ** An integer argument on every version: 5.1's luaL_checkinteger truncates
 ** 404.5 to 404, 5.3+ refuses it; this refuses it everywhere.
 */

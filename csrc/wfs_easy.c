@@ -199,15 +199,7 @@ static const luaL_Reg easy_meta[] = {
 
 void wfs_easy_open(lua_State *L) {
   wfs_transfer_globalinit(L);
-  luaL_newmetatable(L, EASY_MT);
-  luaL_setfuncs(L, easy_meta, 0);
-  luaL_newlib(L, easy_methods);
-  lua_setfield(L, -2, "__index");
-#if LUA_VERSION_NUM < 503
-  lua_pushliteral(L, EASY_MT);  /* 5.3+ luaL_newmetatable sets it */
-  lua_setfield(L, -2, "__name");
-#endif
-  lua_pop(L, 1);
+  wfs_newclass(L, EASY_MT, NULL, easy_meta, easy_methods);
   lua_pushcfunction(L, easy_lnew);
   lua_setfield(L, -2, "easy");
   wfs_transfer_pushlimits(L);

@@ -548,15 +548,7 @@ static const luaL_Reg multi_meta[] = {
 
 void wfs_multi_open(lua_State *L) {
   wfs_transfer_globalinit(L);
-  luaL_newmetatable(L, MULTI_MT);
-  luaL_setfuncs(L, multi_meta, 0);
-  luaL_newlib(L, multi_methods);
-  lua_setfield(L, -2, "__index");
-#if LUA_VERSION_NUM < 503
-  lua_pushliteral(L, MULTI_MT);  /* 5.3+ luaL_newmetatable sets it */
-  lua_setfield(L, -2, "__name");
-#endif
-  lua_pop(L, 1);
+  wfs_newclass(L, MULTI_MT, NULL, multi_meta, multi_methods);
   lua_pushcfunction(L, multi_lnew);
   lua_setfield(L, -2, "multi");
 }

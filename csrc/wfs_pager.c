@@ -1429,11 +1429,6 @@ static const luaL_Reg pager_funcs[] = {
 
 
 void wfs_pager_open(lua_State *L) {
-  luaL_newmetatable(L, PAGER_MT);
-  wfs_setmetatablekey(L, &pager_key);
-  luaL_setfuncs(L, pager_meta, 0);
-  luaL_newlib(L, pager_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  wfs_newclass(L, PAGER_MT, &pager_key, pager_meta, pager_methods);
   luaL_setfuncs(L, pager_funcs, 0);
 }
