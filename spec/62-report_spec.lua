@@ -625,11 +625,15 @@ describe("the report of the sandbox's sessions", function()
     local ink = not_bg - counts[second]
     assert.truthy(ink / pixels >= 0.02, string.format("only %.2f%% ink", ink / pixels * 100))
     -- every outcome fill and the histogram's appear, as solid areas
+    local fills = {}
     for _, k in ipairs({ "approved", "rejected", "needs_attention", "none", "histogram" }) do
       local hex = report.COLORS[k]
       local key = tonumber(hex:sub(2), 16)
       assert.truthy((counts[key] or 0) >= 500, k .. " (" .. hex .. "): " .. (counts[key] or 0) .. " pixels")
+      fills[#fills + 1] = k .. " " .. counts[key]
     end
+    io.stderr:write(("\n  report screenshot %dx%d: %.1f%% not background, %.1f%% ink; pixels %s"):format(
+      img.width, img.height, not_bg / pixels * 100, ink / pixels * 100, table.concat(fills, ", ")))
     assert.equal(0, result.leftover, "processes left after chromium exited")
   end)
 
