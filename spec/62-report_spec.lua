@@ -106,7 +106,9 @@ local function chromium(work, name, mode_args, html, stdout)
     run("rm -rf " .. q(profile))
   end)
   local cmd = table.concat({
-    CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    -- (shared memory in /tmp: a container or chroot may have no /dev/shm)
+    CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+    "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--user-data-dir=" .. profile, "--window-size=1280,2400", mode_args, "file://" .. html,
   }, " ")
