@@ -78,7 +78,8 @@ test: deps
 	@$(MAKE) --no-print-directory all core-luajit
 	$(BUSTED) $(BUSTED_ARGS)
 
-demo: deps
+demo:
+	@WFS_LUA="$(LUA)" WFS_DEPS=run sh .ci/deps.sh
 	@$(MAKE) --no-print-directory all
 	$(INTREE) $(LUA) examples/demo.lua
 

@@ -24,12 +24,18 @@
 #   WFS_LUA      the Lua target of `make LUA=...`: lua5.1, lua5.3 or luajit add
 #                their interpreter and headers (luajit2 is OpenResty's branch:
 #                Debian's own luajit conflicts with nginx's Lua module)
+#   WFS_DEPS     "run" (make demo): build, run time and sandbox only; "test" (the
+#                default): everything
 set -eu
 PKGS="gcc make pkg-config liblua5.4-dev libcurl4-openssl-dev
 lua5.4 lua-cjson ca-certificates lua-argparse
-nginx-light libnginx-mod-http-lua curl openssl
-lua-busted lua-check valgrind lua-cqueues lua-luv libluajit2-5.1-dev chromium redis-server lua-redis
-luarocks lua-ldoc lua-discount ${EXTRA_PKGS:-}"
+nginx-light libnginx-mod-http-lua curl openssl ${EXTRA_PKGS:-}"
+case "${WFS_DEPS:-test}" in
+  run) ;;
+  test) PKGS="$PKGS lua-busted lua-check valgrind lua-cqueues lua-luv libluajit2-5.1-dev chromium
+redis-server lua-redis luarocks lua-ldoc lua-discount" ;;
+  *) echo "deps: WFS_DEPS is run or test, not '$WFS_DEPS'" >&2; exit 2 ;;
+esac
 case "${WFS_LUA:-lua5.4}" in
   lua5.4) ;;
   lua5.3) PKGS="$PKGS lua5.3 liblua5.3-dev" ;;
@@ -53,7 +59,7 @@ if [ -n "$missing" ]; then
   $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 vendor="$(cd "$(dirname "$0")/.." && pwd)/build/vendor"
-if [ ! -f "$vendor/nginx/redis.lua" ]; then
+if [ "${WFS_DEPS:-test}" = test ] && [ ! -f "$vendor/nginx/redis.lua" ]; then
   echo "deps: unpacking resty.redis (lua-nginx-redis) into build/vendor/" >&2
   tmp=$(mktemp -d)
   # apt-get download needs the package lists, which a fresh machine may not have yet
