@@ -218,7 +218,10 @@ describe("inside nginx", function()
         assert.is_nil(ok.error)
         assert.equal(100, ok.n)
       end
-      local bad = decode(get(strict, "/list?tls=1&provider=complycube"))
+      local raw = get(strict, "/list?tls=1&provider=complycube")
+      local bad = decode(raw)
+      assert.is_table(bad, "not JSON: " .. tostring(raw) .. "\n"
+        .. (nginx.read_file(strict.dir .. "/error.log") or ""))
       assert.equal("tls", bad.kind)
       assert.matches("TLS handshake failed", bad.error, 1, true)
     end)

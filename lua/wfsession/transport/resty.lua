@@ -241,8 +241,10 @@ local function attempt(opts, req, u)
   if scheme == "https" and not reused then
     -- SNI and the name check take a host name; an IP address is checked by the chain only
     local name = not host:match("^[%d.]+$") and not host:find(":", 1, true) and host or nil
-    local session, serr = sock:sslhandshake(nil, name, opts.verify)
-    if not session then
+    -- false: no session object wanted back (asking for one trips an assertion of
+    -- Debian's lua-resty-core when verification fails)
+    local done, serr = sock:sslhandshake(false, name, opts.verify)
+    if not done then
       sock:close()
       if tostring(serr):find("timeout", 1, true) then return fail("timeout", "TLS handshake timed out") end
       return fail("tls", "TLS handshake failed: " .. tostring(serr))
