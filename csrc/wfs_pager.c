@@ -80,6 +80,7 @@ typedef struct wfs_pager {
   lua_Integer mark_steps, mark_power;  /* cursor: Brent's cycle detection */
   lua_Integer handed;      /* page numbers: sessions handed out so far */
   lua_Integer keep;        /* page numbers: how many of the last ids guard against repeats */
+  lua_Integer high;        /* page numbers: the furthest next_pos so far, in today's numbering */
   int moved;               /* page numbers: the position moved back: the next page may repeat */
 } wfs_pager;
 
@@ -467,6 +468,7 @@ static void pager_resume(lua_State *L, wfs_pager *p, int uv) {
     lua_Integer b;
     if (pager_count(L, c, "i", &p->next_pos) != 1)
       luaL_error(L, "%s", damaged);
+    p->high = p->next_pos;
     if (pager_count(L, c, "n", &p->total) != 1)
       p->total = -1;
     if (p->base < 0 && pager_count(L, c, "b", &b) == 1 && (b == 0 || b == 1))
@@ -902,8 +904,9 @@ static int pager_ldecode(lua_State *L) {
 ** JSON object text when it is a plain string (no escapes), else NULL.
 ** Strings are skipped whole and nesting is counted, so a key of the same
 ** name deeper down, or inside a string, never matches; like the decoder,
-** the last of repeated keys wins, and a top-level key spelled with escapes
-** (it could be this one) leaves nothing to go on. Nothing is allocated:
+** the last of repeated keys wins, a top-level key spelled with escapes
+** (it could be this one) leaves nothing to go on, and the scan ends where
+** the decoder does (the object's close, or a NUL). Nothing is allocated:
 ** this runs before the page is decoded, so that the next request can leave
 ** at once.
 */
@@ -955,8 +958,12 @@ static const char *pager_scantoken(const char *s, size_t len, const char *key, s
     else {
       if (c == '{' || c == '[')
         depth++;
-      else if (c == '}' || c == ']')
-        depth--;
+      else if (c == '}' || c == ']') {
+        if (--depth <= 0)
+          return found;  /* the document ends here, as far as the decoder reads */
+      }
+      else if (c == '\0')
+        return NULL;  /* the decoder stops at a NUL too: the object is unfinished */
       i++;
     }
   }
@@ -1103,11 +1110,20 @@ static int pager_feednumber(lua_State *L, wfs_pager *p, int page, int req, int i
   ** be gone, and going back only repeats some, which the window drops.
   */
   pos = p->next_pos;
-  if (total >= 0 && p->total >= 0 && (p->drift || total < p->total))
+  if (total >= 0 && p->total >= 0 && (p->drift || total < p->total)) {
     pos += total - p->total;
+    /* new sessions at the head renumber everything, the furthest point too */
+    if (total > p->total)
+      p->high += total - p->total;
+  }
   if (pos < 0)
     pos = 0;
-  if (pos < p->next_pos - p->keep) {
+  /*
+  ** How far behind the furthest point the position is: the sessions it may
+  ** hand out again, which only the window of the last `keep` can catch,
+  ** however many steps back it took to get there.
+  */
+  if (pos < p->high - p->keep) {
     snprintf(msg, sizeof msg, "list response: the total fell from %lld to %lld during the listing, "
              "more than the pager can check for repeats", (long long)p->total, (long long)total);
     return pager_fail(L, p, "protocol", msg);
@@ -1139,6 +1155,8 @@ static int pager_feednumber(lua_State *L, wfs_pager *p, int page, int req, int i
   if (total >= 0)
     p->total = total;
   p->next_pos = start + count > pos ? start + count : pos;
+  if (p->next_pos > p->high)
+    p->high = p->next_pos;
   if (p->total >= 0)
     p->finished = p->next_pos >= p->total;
   else

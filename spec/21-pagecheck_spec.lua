@@ -126,6 +126,40 @@ describe("page checks", function()
   end)
 end)
 
+describe("page checks over several answers", function()
+  -- IDnow pages of one session, numbered from 1, as a server that lies about its total
+  local function page(number, total, id)
+    return ('{"content":[{"sessionId":"%s","status":"COMPLETED"}],"page":{"number":%d,"totalPages":%d,'
+      .. '"totalElements":%d}}'):format(id, number, total, total)
+  end
+
+  it("refuses a total that falls again and again, further back than the repeats it can catch", function()
+    local p = core.pager{ provider = "idnow", url = "http://127.0.0.1/x", page_size = 1, query = "|idnow",
+                          page_base = 1, window = 2 }
+    local seen = {}
+    local function answer(total, id)
+      local req = assert(p:request())
+      local n, msg, err = p:feed(assert(p:decode(200, {}, page(req.page + 1, total, id))), req)
+      if n then
+        for _ = 1, n do
+          local s = assert(p:pop())
+          assert.is_nil(seen[s.id], s.id .. " twice")
+          seen[s.id] = true
+        end
+      end
+      return n, msg, err
+    end
+    for i = 1, 5 do assert.equal(1, answer(19, "s" .. i)) end
+    -- two gone: back two, which the window of the last two still covers
+    assert.is_false(answer(17, "s6"))
+    -- two more gone: four back from the furthest point, two more than the window holds
+    local n, msg, err = answer(15, "s4")
+    assert.is_nil(n)
+    assert.equal("protocol", err.kind)
+    assert.matches("the total fell from 17 to 15", msg, 1, true)
+  end)
+end)
+
 describe("token scan of cursor pages", function()
   local function pager()
     return core.pager{ provider = "extend", url = "http://127.0.0.1/x", page_size = 5, query = "|extend" }
@@ -151,6 +185,13 @@ describe("token scan of cursor pages", function()
     assert.is_nil(p:peek('{"data":[],"nextPageToken":""}'))
     assert.is_nil(p:peek('{"data":[],"nextPageToken":"unterminated'))
     assert.is_nil(p:peek(""))
+  end)
+
+  it("ends where the decoder does: at the object's close, or at a NUL", function()
+    local p = pager()
+    assert.equal("t", p:peek('{"data":[],"nextPageToken":"t"}{"nextPageToken":"later"}'))
+    assert.equal("t", p:peek('{"data":[],"nextPageToken":"t"}\0\0{"nextPageToken":"later"}'))
+    assert.is_nil(p:peek('{"data":[],\0"nextPageToken":"t"}'))
   end)
 
   it("is nothing on page-number listings", function()
