@@ -32,6 +32,9 @@ local function capture(cmd)
   return s
 end
 
+-- the wrapper runs `wfsession` with the Lua of this run, whose in-tree core it can load
+local WRAPPER = "WFSESSION_LUA=" .. (arg and arg[-1] or "lua5.4") .. " bin/wfsession-sandbox"
+
 local function now()
   return tonumber(capture("date +%s.%N"))
 end
@@ -820,10 +823,17 @@ for _ = 1, 600 do core.sleep(0.1) end
     end
 
     it("gets clean Lua paths, whatever LUA_PATH and LUA_CPATH say", function()
-      -- what `eval $(luarocks path)` leaves: 5.4 modules first, which nginx's LuaJIT cannot load
-      local out = capture("LUA_CPATH='/usr/lib/x86_64-linux-gnu/lua/5.4/?.so;;' "
+      -- what `eval $(luarocks path)` leaves in the environment: 5.4 modules first, which
+      -- nginx's LuaJIT cannot load. The owner sets its own package.cpath from Lua (any Lua of
+      -- this suite can then run it), so only nginx would read what the environment says.
+      local lua = arg and arg[-1] or "lua5.4"
+      local unset = "env -u LUA_CPATH -u LUA_CPATH_5_4 -u LUA_CPATH_5_3 -u LUA_PATH_5_4 -u LUA_PATH_5_3 "
+      local own = capture(unset .. lua .. " -e 'io.write(package.cpath)'")
+      assert.truthy(own:find("?.so", 1, true), own)
+      local out = capture(unset .. "LUA_CPATH='/usr/lib/x86_64-linux-gnu/lua/5.4/?.so;;' "
         .. "LUA_PATH='/usr/share/lua/5.4/?.lua;./lua/?.lua;./lua/?/init.lua;;' "
-        .. (arg and arg[-1] or "lua5.4") .. " -e 'local sb = assert(require(\"wfsession.sandbox\").start{}); "
+        .. lua .. " -e 'package.cpath = \"./?.so;" .. own .. "\"; "
+        .. "local sb = assert(require(\"wfsession.sandbox\").start{}); "
         .. "print(sb:stats() and \"up\"); sb:stop()' 2>&1")
       assert.matches("up", out)
     end)
@@ -831,14 +841,14 @@ for _ = 1, 600 do core.sleep(0.1) end
 
   describe("bin/wfsession-sandbox", function()
     it("prints usage", function()
-      local out = capture("bin/wfsession-sandbox --help")
+      local out = capture(WRAPPER .. " --help")
       assert.matches("Usage: wfsession sandbox", out)
-      assert.is_false(run("bin/wfsession-sandbox --bogus 2>/dev/null"))
+      assert.is_false(run(WRAPPER .. " --bogus 2>/dev/null"))
     end)
 
     it("runs in the foreground and stops nginx on SIGTERM", function()
       local out = os.tmpname()
-      local pid = capture("sh -c 'bin/wfsession-sandbox --sessions 20 --seed 5 --env >" .. out ..
+      local pid = capture("sh -c '" .. WRAPPER .. " --sessions 20 --seed 5 --env >" .. out ..
         " 2>&1 & echo $!'"):match("%d+")
       local text = ""
       for _ = 1, 100 do

@@ -77,10 +77,12 @@ describe("rate budget", function()
       complete(sb, ids)
       if mode == "paced" then
         paced("one listing at concurrency 8", sb, span)
-        -- and no two requests of the budget started within one interval of each other
+        -- and no second saw more starts than the rate: a start the machine delayed may sit
+        -- close to the next one, so the window, not the gap, is what the budget bounds
         table.sort(starts)
-        for i = 2, #starts do
-          assert.is_true(starts[i] - starts[i - 1] >= 0.1 - 0.002, ("gap %.4f s"):format(starts[i] - starts[i - 1]))
+        for i = 1, #starts - RATE do
+          local window = starts[i + RATE] - starts[i]
+          assert.is_true(window >= 1 - 0.05, ("%d requests within %.3f s"):format(RATE + 1, window))
         end
       else
         unpaced("one listing at concurrency 8", sb, span)
