@@ -11,26 +11,8 @@ local function q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function run(cmd)
-  local a, _, c = os.execute(cmd)
-  if type(a) == "number" then return a == 0 end
-  return a == true and (c == nil or c == 0)
-end
-
-local function capture(cmd)
-  local p = assert(io.popen(cmd))
-  local s = p:read("*a")
-  p:close()
-  return s
-end
+local helpers = require "helpers"
+local slurp, run, capture = helpers.slurp, helpers.run, helpers.capture
 
 -- the wrapper runs `wfsession` with the Lua of this run, whose in-tree core it can load
 local WRAPPER = "WFSESSION_LUA=" .. (arg and arg[-1] or "lua5.4") .. " bin/wfsession-sandbox"

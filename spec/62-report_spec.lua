@@ -22,20 +22,7 @@ local function run(cmd)
   return a == true and (c == nil or c == 0), c
 end
 
-local function capture(cmd)
-  local p = assert(io.popen(cmd))
-  local s = p:read("*a")
-  p:close()
-  return s
-end
-
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local slurp, capture = helpers.slurp, helpers.capture
 
 local function spit(path, s)
   local f = assert(io.open(path, "wb"))

@@ -18,12 +18,20 @@ function helpers.shell(cmd)
   return text, code
 end
 
+--- The whole of a file, or nil.
+helpers.slurp = require("wfsession.util").read_file
+
+--- Run a shell command: true when it exited 0 (on every Lua).
+helpers.run = require("wfsession.sandbox.nginx").run
+
+--- A shell command's stdout.
+function helpers.capture(cmd)
+  return (helpers.shell(cmd))
+end
+
 --- Contents of spec/fixtures/<name>.
 function helpers.fixture(name)
-  local f = assert(io.open("spec/fixtures/" .. name, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
+  return assert(helpers.slurp("spec/fixtures/" .. name), "no fixture " .. name)
 end
 
 --- A fixture decoded through the core (nulls removed, integers kept).

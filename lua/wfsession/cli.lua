@@ -13,6 +13,7 @@
 local wfs = require "wfsession"
 local core = require "wfsession.core"
 local argparse = require "argparse"
+local util = require "wfsession.util"
 
 local M = {}
 
@@ -317,14 +318,6 @@ end
 -- Commands
 -- ======================================================================
 
-local function read_all(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
 local function write_all(path, text)
   local f, err = io.open(path, "wb")
   if not f then error(exit(1, "cannot write " .. path .. ": " .. tostring(err)), 0) end
@@ -340,7 +333,7 @@ end
 -- A pager for a command's query, resuming the cursor saved in `resume`.
 local function open_pager(client, q, resume)
   if resume then
-    local saved = read_all(resume)
+    local saved = util.read_file(resume)
     if saved and saved:match("%S") then q.cursor = saved:match("^%s*(.-)%s*$") end
   end
   return guarded(client.sessions, client, q)
@@ -390,7 +383,7 @@ end
 
 local function cmd_export(ctx)
   local args, fmt = ctx.args, FORMATS[ctx.args.format]
-  local resuming = args.resume and (read_all(args.resume) or ""):match("%S")
+  local resuming = args.resume and (util.read_file(args.resume) or ""):match("%S")
   local pager = open_pager(ctx.client(args.provider), query_of(args), args.resume)
   -- a resumed export goes on at the end of what the file holds
   local f, err = io.open(args.out, resuming and "ab" or "wb")

@@ -12,6 +12,17 @@ M.MAX_VALUE = 65536
 M.MAX_SECONDS = 1000000
 
 
+--- The whole of a file, or nil when it cannot be opened.
+-- @string path
+-- @treturn ?string
+function M.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 --- Query keys that filter, in a fixed order (canonical cursors depend on it).
 M.FILTER_KEYS = { "status", "outcome", "created_after", "created_before", "updated_after",
                   "updated_before", "workflow_id", "subject_id", "batch_id",

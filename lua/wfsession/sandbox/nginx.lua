@@ -11,6 +11,8 @@
 -- sockets or signals are needed on this side.
 -- @module wfsession.sandbox.nginx
 
+local util = require "wfsession.util"
+
 local format, floor = string.format, math.floor
 
 local N = {}
@@ -39,13 +41,7 @@ local function capture(cmd)
 end
 N.capture = capture
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_file = util.read_file
 N.read_file = read_file
 
 local function write_file(path, text)
