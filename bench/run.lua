@@ -18,13 +18,7 @@ local PROVIDERS = { "complycube", "idnow", "extend" }
 local mono = core.monotonic
 
 local function options(sb, provider, extra)
-  local p = sb[provider]
-  local o = { provider = provider, base_url = p.base_url, timeout = 60 }
-  if provider == "idnow" then
-    o.client_id, o.client_secret, o.flow_id, o.auth_url = p.client_id, p.client_secret, p.flow_id, p.auth_url
-  else
-    o.api_key = p.api_key
-  end
+  local o = sb:options(provider, { timeout = 60 })
   for k, v in pairs(extra or {}) do o[k] = v end
   return o
 end

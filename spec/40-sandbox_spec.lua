@@ -753,6 +753,33 @@ describe("sandbox", function()
     end)
   end)
 
+  describe("options()", function()
+    it("points a client of each provider at the sandbox, TLS included", function()
+      local wfs = require "wfsession"
+      local s = assert(sandbox.start{ sessions = 60, seed = 9, tls = true })
+      finally(function() s:stop() end)
+      for _, p in ipairs({ "complycube", "idnow", "extend" }) do
+        local o = s:options(p, { timeout = 5, page_size = 25 })
+        assert.equal(s.ca_file, o.ca_file)
+        assert.equal(25, o.page_size)
+        local ids = {}
+        for session in wfs.new(o):sessions() do ids[#ids + 1] = session.id end
+        assert.same(s:truth(p), ids)
+      end
+      -- a fresh table each time; extra options win
+      assert.are_not.equal(s:options("idnow"), s:options("idnow"))
+      assert.equal("http://127.0.0.1:1", s:options("extend", { base_url = "http://127.0.0.1:1" }).base_url)
+    end)
+
+    it("names what is wrong", function()
+      local s = assert(sandbox.start{ sessions = 1 })
+      finally(function() s:stop() end)
+      assert.has_error(function() s:options("stripe") end,
+        "wfsession.sandbox: 'provider' must be complycube, idnow or extend")
+      assert.has_error(function() s:options("extend", 5) end, "wfsession.sandbox: 'extra' must be a table")
+    end)
+  end)
+
   describe("dies with its owner", function()
     -- a process that starts a sandbox, says where it is, and waits to be killed
     local HOLDER = [[

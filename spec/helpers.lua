@@ -141,14 +141,7 @@ end
 --- A client of `provider` wired to a running sandbox; `extra` overrides options.
 function helpers.client(sb, provider, extra)
   local wfs = require "wfsession"
-  local p = sb[provider]
-  local o = { provider = provider, base_url = p.base_url, timeout = 10 }
-  if provider == "idnow" then
-    o.client_id, o.client_secret = p.client_id, p.client_secret
-    o.flow_id, o.environment, o.auth_url = p.flow_id, p.environment, p.auth_url
-  else
-    o.api_key = p.api_key
-  end
+  local o = sb:options(provider, { timeout = 10 })
   for k, v in pairs(extra or {}) do
     if v == helpers.NONE then o[k] = nil else o[k] = v end
   end

@@ -139,16 +139,8 @@ local function client_options(args, provider, sb)
   local o = { provider = provider, concurrency = args.concurrency, timeout = args.timeout,
               ca_file = args.ca_file, base_url = args.base_url }
   local env = os.getenv
-  if sb then
-    local s = sb[provider]
-    o.base_url = s.base_url
-    if provider == "idnow" then
-      o.client_id, o.client_secret, o.flow_id, o.auth_url = s.client_id, s.client_secret, s.flow_id, s.auth_url
-    else
-      o.api_key = s.api_key
-    end
-    return o
-  end
+  -- the sandbox's URLs and fake credentials win over --base-url and friends
+  if sb then return sb:options(provider, { concurrency = args.concurrency, timeout = args.timeout }) end
   if provider == "idnow" then
     o.client_id = args.client_id or env("IDNOW_CLIENT_ID")
     o.client_secret = args.client_secret or env("IDNOW_CLIENT_SECRET")

@@ -307,6 +307,33 @@ function Sandbox:truth(provider, query)
   return ids
 end
 
+-- What a client of each provider needs from the sandbox.
+local CLIENT_FIELDS = {
+  complycube = { "base_url", "api_key" },
+  idnow = { "base_url", "auth_url", "client_id", "client_secret", "flow_id", "environment" },
+  extend = { "base_url", "api_key", "api_version" },
+}
+
+--- Options for `wfs.new` that point a client of `provider` at this sandbox:
+-- its URLs, its fake credentials and, with `tls`, its CA file.
+-- @function options
+-- @string provider "complycube" | "idnow" | "extend"
+-- @tparam[opt] table extra more client options (they win)
+-- @treturn table a fresh table, `wfs.new(sb:options("idnow"))`
+function Sandbox:options(provider, extra)
+  local fields = CLIENT_FIELDS[provider]
+  if not fields then
+    error("wfsession.sandbox: 'provider' must be complycube, idnow or extend", 2)
+  end
+  if extra ~= nil and type(extra) ~= "table" then
+    error("wfsession.sandbox: 'extra' must be a table", 2)
+  end
+  local o = { provider = provider, ca_file = self.ca_file }
+  for _, k in ipairs(fields) do o[k] = self[provider][k] end
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return o
+end
+
 --- Performs one raw HTTP request against the sandbox with curl (handy in
 -- tests and examples that must not depend on the wfsession client).
 -- @function fetch
