@@ -18,8 +18,8 @@ local PROVIDERS = { "complycube", "idnow", "extend" }
 local mono = core.monotonic
 
 local function options(sb, provider, extra)
-  local o = sb:options(provider, { timeout = 60 })
-  for k, v in pairs(extra or {}) do o[k] = v end
+  local o = sb:options(provider, extra)
+  o.timeout = o.timeout or 60
   return o
 end
 

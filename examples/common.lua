@@ -60,8 +60,7 @@ function M.run(provider, main)
       if not sb then error("cannot start the sandbox: " .. tostring(err), 0) end
       io.stderr:write(("no %s credentials: using a throwaway sandbox of %d sessions at %s (nginx pid %s)\n")
         :format(provider, n, sb.url, sb.pid))
-      opts = { provider = provider }
-      for k, v in pairs(sb[provider]) do opts[k] = v end
+      opts = sb:options(provider)
     end
     return main(wfs.new(opts), sb)
   end)

@@ -111,7 +111,6 @@ if ARGV[1] == "acquire" then return string.format("%.6f", acquire(store, now, p)
 if ARGV[1] == "held" then return string.format("%.6f", held(store, now)) end
 return string.format("%.6f", penalize(store, now, p, tonumber(ARGV[8])))
 ]=]
-B.REDIS_SCRIPT = REDIS_SCRIPT
 
 -- ======================================================================
 -- Stores
@@ -152,11 +151,8 @@ end
 local function dict_store(dict, key)
   local prefix = "wfs:" .. key .. ":"
   local s = {}
-  local ngx = rawget(_G, "ngx")   -- a dict share exists only inside nginx
-  function s.now()
-    ngx.update_time()
-    return ngx.now()
-  end
+  -- the workers of one nginx share one machine, and so its monotonic clock
+  s.now = core.monotonic
   function s.claim(k, ttl)
     return (dict:add(prefix .. string.format("%.0f", k), true, ttl)) == true
   end
@@ -218,8 +214,9 @@ local function redis_call(r, args)
     if r.resty then
       conn = r.mod:new()
       conn:set_timeout(REDIS_TIMEOUT * 1000)
-      assert(conn:connect(r.host, r.port))
-      if r.db ~= 0 then assert(conn:select(r.db)) end
+      -- a pool of our own per database: a pooled connection has selected it already
+      assert(conn:connect(r.host, r.port, { pool = r.pool }))
+      if r.db ~= 0 and conn:get_reused_times() == 0 then assert(conn:select(r.db)) end
     elseif not conn then
       conn = r.mod.connect{ host = r.host, port = r.port, timeout = REDIS_TIMEOUT }
       if r.db ~= 0 then conn:select(r.db) end
@@ -336,14 +333,14 @@ function B.new(opts, P, base_url, secrets, notice, cosockets)
               floor = B.FLOOR, scan = SCAN }
   local credential = secrets.api_key or secrets.client_id or secrets.token or ""
   local key = table.concat({ P.name, base_url, core.sha256(credential):sub(1, 16), rps, burst }, "|")
-  local self = setmetatable({ p = p, key = key, rps = rps, burst = burst, notice = notice }, Budget)
+  local self = setmetatable({ p = p, key = key, notice = notice }, Budget)  -- key: what identifies the budget
   local share = conf.share or "process"
-  self.store = process_store(key)
-  if type(share) == "table" then
-    self.store = dict_store(share, key)
-  elseif share ~= "process" then
+  -- a Redis share paces with the process store while Redis is away
+  self.store = type(share) == "table" and dict_store(share, key) or process_store(key)
+  if type(share) ~= "table" and share ~= "process" then
     local r = assert(B.parse_redis(share))
     r.url, r.key, r.resty = share, "wfsession:" .. core.sha256(key):sub(1, 32), cosockets
+    r.pool = ("wfsession-redis:%s:%d/%d"):format(r.host, r.port, r.db)
     local mod, err
     if cosockets then mod, err = resty_redis() else mod, err = lua_redis() end
     r.mod = mod

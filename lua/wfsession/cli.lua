@@ -22,13 +22,13 @@ local FIELDS = { "id", "provider", "status", "outcome", "raw_status", "raw_outco
                  "workflow_name", "workflow_version", "subject_id", "subject_name", "created_at",
                  "updated_at", "started_at", "completed_at", "expires_at" }
 
--- query options: option name (dashes) -> query key, and how to read the value
-local QUERY = {
-  { "status" }, { "outcome" }, { "created-after" }, { "created-before" }, { "updated-after" },
-  { "updated-before" }, { "workflow-id" }, { "subject-id" }, { "batch-id" },
-  { "file-name-contains" }, { "sort" }, { "order" }, { "page-size", "number" },
-  { "max-items", "number" }, { "cursor" },
-}
+-- query options: option name (dashes) -> query key, and how to read the value;
+-- every filter key the library knows, then the paging keys
+local QUERY = {}
+for i, key in ipairs(util.FILTER_KEYS) do QUERY[i] = { (key:gsub("_", "-")) } end
+for _, q in ipairs({ { "page-size", "number" }, { "max-items", "number" }, { "cursor" } }) do
+  QUERY[#QUERY + 1] = q
+end
 
 -- `wfsession sandbox` options: name, help (all numbers; the sandbox's option is the name with _)
 local SANDBOX_OPTIONS = {
@@ -273,10 +273,10 @@ local FORMATS = {
 -- Progress (stderr, only when it is a terminal)
 -- ======================================================================
 
+local tty   -- whether stderr is a terminal: asked once
 local function stderr_is_tty()
-  local ok, _, code = os.execute("test -t 2")
-  if type(ok) == "number" then return ok == 0 end
-  return ok == true and (code == nil or code == 0)
+  if tty == nil then tty = require("wfsession.sandbox.nginx").run("test -t 2") end
+  return tty
 end
 
 local Progress = {}
@@ -322,13 +322,20 @@ local function runtime(msg, err)
   return exit(1, tostring(msg) .. (err and err.kind and (" [" .. err.kind .. "]") or ""))
 end
 
--- A pager for a command's query, resuming the cursor saved in `resume`.
+-- A pager for a command's query, resuming the cursor saved in `resume`;
+-- and whether it did.
 local function open_pager(client, q, resume)
-  if resume then
-    local saved = util.read_file(resume)
-    if saved and saved:match("%S") then q.cursor = saved:match("^%s*(.-)%s*$") end
-  end
-  return guarded(client.sessions, client, q)
+  local saved = resume and (util.read_file(resume) or ""):match("^%s*(.-)%s*$")
+  local resumed = saved ~= nil and saved ~= ""
+  if resumed then q.cursor = saved end
+  local pager = guarded(client.sessions, client, q)
+  return pager, resumed
+end
+
+-- With --resume, keep where a listing stopped (failed or interrupted).
+local function save_cursor(ctx)
+  local token = ctx.pager and ctx.resume and ctx.pager:cursor()
+  if token then pcall(write_all, ctx.resume, token .. "\n") end
 end
 
 --[[
@@ -346,10 +353,7 @@ local function stream(ctx, pager, out, fmt, resume)
     if not s then
       bar:done()
       if msg then
-        if resume then
-          local token = pager:cursor()
-          if token then write_all(resume, token .. "\n") end
-        end
+        save_cursor(ctx)
         error(runtime(msg, err), 0)
       end
       break
@@ -368,15 +372,14 @@ local function cmd_list(ctx)
   if args.resume and #ps > 1 then error(exit(2, "--resume takes one provider, not all"), 0) end
   -- every usage error before any output
   local pagers = {}
-  for i, p in ipairs(ps) do pagers[i] = open_pager(ctx.client(p), query_of(args), args.resume) end
+  for i, p in ipairs(ps) do pagers[i] = (open_pager(ctx.client(p), query_of(args), args.resume)) end
   if fmt.header then io.stdout:write(fmt.header()) end
   for _, pager in ipairs(pagers) do stream(ctx, pager, io.stdout, fmt, args.resume) end
 end
 
 local function cmd_export(ctx)
   local args, fmt = ctx.args, FORMATS[ctx.args.format]
-  local resuming = args.resume and (util.read_file(args.resume) or ""):match("%S")
-  local pager = open_pager(ctx.client(args.provider), query_of(args), args.resume)
+  local pager, resuming = open_pager(ctx.client(args.provider), query_of(args), args.resume)
   -- a resumed export goes on at the end of what the file holds
   local f, err = io.open(args.out, resuming and "ab" or "wb")
   if not f then error(exit(1, "cannot write " .. args.out .. ": " .. tostring(err)), 0) end
@@ -405,11 +408,8 @@ local function cmd_get(ctx)
 end
 
 local function durations_of(list)
-  local out = {}
-  for _, s in ipairs(list) do
-    local a, b = s.created_at and wfs.time(s.created_at), s.completed_at and wfs.time(s.completed_at)
-    if a and b and b >= a then out[#out + 1] = b - a end
-  end
+  local completion_time, out = require("wfsession.summary").completion_time, {}
+  for _, s in ipairs(list) do out[#out + 1] = completion_time(s) end
   return out
 end
 
@@ -465,10 +465,6 @@ local function cmd_wait(ctx)
   io.stdout:write(table_header(), table_row(s))
 end
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
 -- What `wfsession sandbox` prints: the URLs and the (fake) credentials.
 local function sandbox_lines(sb, env_style)
   local lines
@@ -513,25 +509,15 @@ end
 ** Wait on a watcher shell read through a pipe. SIGINT to this process
 ** interrupts the read (the interpreter's handler has no SA_RESTART) and
 ** ends it, caught below; the watcher ignores SIGINT so a Ctrl-C to the
-** whole group is handled here once. SIGTERM kills this process outright:
-** the watcher notices (its parent is gone, or it got the TERM too) and
-** stops nginx itself, so nothing is left behind either way.
+** whole group is handled here once. When this process is killed, the
+** sandbox's own watchdog stops nginx and removes its directory, and the
+** watcher, its parent gone, just ends.
 ]]
 local WATCHER = [[
 alive() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat")" != Z ]; }
-ng=%s; dir=%s; parent=$PPID; got=0
 trap '' INT
-trap 'got=1' TERM HUP
-while [ $got = 0 ] && alive $ng && alive $parent; do sleep 0.2; done
-if [ $got = 1 ] || ! alive $parent; then
-  kill -TERM $ng 2>/dev/null
-  i=0; while alive $ng && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-  alive $ng && kill -KILL $ng 2>/dev/null
-  rm -rf "$dir"
-  echo stopped
-else
-  echo nginx-exited
-fi
+while alive %s && alive $PPID; do sleep 0.2; done
+alive %s || echo nginx-exited
 ]]
 
 local function cmd_sandbox(ctx)
@@ -547,7 +533,7 @@ local function cmd_sandbox(ctx)
   ctx.sandbox = sb
   io.stdout:write(table.concat(sandbox_lines(sb, args.env), "\n"), "\n")
   io.stdout:flush()
-  local pipe = io.popen(string.format(WATCHER, sb.pid, shell_quote(sb.dir)), "r")
+  local pipe = io.popen(string.format(WATCHER, sb.pid, sb.pid), "r")
   local _, said = pcall(pipe.read, pipe, "*a")
   local nginx_died = type(said) == "string" and said:find("nginx%-exited") ~= nil
   sb:stop()
@@ -603,10 +589,7 @@ function M.main(argv)
       if failure.msg then io.stderr:write("wfsession: ", failure.msg, "\n") end
     elseif tostring(failure):find("interrupted!", 1, true) then
       -- Ctrl-C: what was listed is out, the cursor saved for --resume
-      if ctx.pager and ctx.resume then
-        local token = ctx.pager:cursor()
-        if token then pcall(write_all, ctx.resume, token .. "\n") end
-      end
+      save_cursor(ctx)
       io.stderr:write("\r\27[Kwfsession: interrupted\n")
       code = 130
     else

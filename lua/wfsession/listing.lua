@@ -288,18 +288,18 @@ function M.new(client, q)
   if q.max_items and not q.page_size and not client.page_size and next(plan.client) == nil then
     size = math.max(1, math.min(size, q.max_items))
   end
+  -- concurrency 1 is today's sequential listing: one page at a time, each
+  -- asked for when the one before is used up
+  local width = client._runner.concurrent and client.concurrency or 1
   local c = core.pager{
     provider = client.provider, url = P.list_url(client), params = plan.params,
     headers = { Accept = "application/json" }, timeout = client.timeout,
     page_size = size, query = options.canonical(q) .. "|" .. client.scope,
     max_decoded = 2 * client.max_body,
     -- the pages whose ids guard against repeats: those in flight and the one before
-    window = (client._runner.concurrent and client.concurrency or 1) + 1,
+    window = width + 1,
     legacy = plan.legacy, drift = plan.drift, page_base = plan.page_base, cursor = q.cursor,
   }
-  -- concurrency 1 is today's sequential listing: one page at a time, each
-  -- asked for when the one before is used up
-  local width = client._runner.concurrent and client.concurrency or 1
   -- every field is present (false, not nil): the loop's lookups never reach __index
   return setmetatable({
     _client = client, _core = c, _match = filter.query_matcher(plan.client, plan.order) or false,

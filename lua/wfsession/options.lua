@@ -76,11 +76,9 @@ function M.check_rate_limit(rl)
   M.check_int({ ["rate_limit.burst"] = rl.burst }, "rate_limit.burst", 1, 1000)
   local share = rl.share
   if share == nil or share == "process" then return end
-  if type(share) == "string" then
-    if not require("wfsession.budget").parse_redis(share) then
-      argerror("rate_limit.share", "must be \"process\", \"redis://host[:port][/db]\" or an ngx.shared.DICT")
-    end
-  elseif type(share) ~= "table" or type(share.add) ~= "function" or type(share.get) ~= "function" then
+  local redis = type(share) == "string" and require("wfsession.budget").parse_redis(share)
+  local dict = type(share) == "table" and type(share.add) == "function" and type(share.get) == "function"
+  if not (redis or dict) then
     argerror("rate_limit.share", "must be \"process\", \"redis://host[:port][/db]\" or an ngx.shared.DICT")
   end
 end

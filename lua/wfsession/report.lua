@@ -26,6 +26,7 @@
 -- @module wfsession.report
 
 local summary = require "wfsession.summary"
+local util = require "wfsession.util"
 
 local type, tostring, pairs, ipairs, error = type, tostring, pairs, ipairs, error
 local math_floor, math_huge, math_max = math.floor, math.huge, math.max
@@ -162,7 +163,7 @@ end
 ** negative number, a string) counts as 0, so odd data draws as empty.
 ]]
 local function count(v)
-  if type(v) ~= "number" or v ~= v or v < 0 or v == math_huge then return 0 end
+  if not util.is_finite(v) or v < 0 then return 0 end
   return v
 end
 
@@ -182,7 +183,7 @@ end
 
 -- a rate (finite number) or nil
 local function rate_of(v)
-  if type(v) ~= "number" or v ~= v or v == math_huge or v == -math_huge then return nil end
+  if not util.is_finite(v) then return nil end
   return v
 end
 
@@ -196,7 +197,7 @@ end
 -- @tparam number secs seconds
 -- @treturn ?int
 function R.bin(secs)
-  if type(secs) ~= "number" or not (secs >= 0 and secs < math_huge) then return nil end
+  if not util.is_finite(secs) or secs < 0 then return nil end
   for i = #BINS, 1, -1 do
     if secs >= BINS[i].lo then return i end
   end
@@ -423,8 +424,8 @@ end
 
 local FIELDS = { "total", "approved", "rejected", "needs_attention" }
 
-local function table_row(out, provider, key, label, c, cell)
-  out[#out + 1] = '<tr><' .. cell .. '>' .. esc(label) .. '</' .. cell .. '>'
+local function table_row(out, provider, key, label, c)
+  out[#out + 1] = '<tr><td>' .. esc(label) .. '</td>'
   local a = attrs(provider, key)
   for _, f in ipairs(FIELDS) do
     out[#out + 1] = '<td' .. a .. ' data-field="' .. f .. '">' .. num(c[f]) .. '</td>'
@@ -436,9 +437,9 @@ end
 local function rates(out, provider, rows, all)
   out[#out + 1] = '<div class="card"><h3>Approval rate</h3><table><thead><tr><th>Workflow</th><th>Total</th>'
     .. '<th>Approved</th><th>Rejected</th><th>Needs attention</th><th>Approval rate</th></tr></thead><tbody>'
-  for _, row in ipairs(rows) do table_row(out, provider, row.key, row.key, row.c, "td") end
+  for _, row in ipairs(rows) do table_row(out, provider, row.key, row.key, row.c) end
   out[#out + 1] = '</tbody><tfoot>'
-  table_row(out, provider, "*", "all", all, "td")
+  table_row(out, provider, "*", "all", all)
   out[#out + 1] = '</tfoot></table></div>'
 end
 

@@ -100,7 +100,11 @@ local function finish(acc)
   }, Summary)
 end
 
--- seconds from created_at to completed_at, when both parse and are in order
+--- Seconds from `created_at` to `completed_at`, when both parse and are in
+-- order (what the completion percentiles count).
+-- @local
+-- @tparam table s a session
+-- @treturn ?number
 local function completion_time(s)
   local done = field(s, "completed_at")
   if done == nil then return nil end
@@ -110,6 +114,7 @@ local function completion_time(s)
   if not (t1 and t0) or t1 < t0 then return nil end
   return t1 - t0
 end
+S.completion_time = completion_time
 
 --- Summarize sessions.
 -- `by_status[st]` and `by_outcome[oc]` count sessions (a session without an

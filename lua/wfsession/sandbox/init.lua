@@ -29,7 +29,7 @@ local floor = math.floor
 local format = string.format
 
 local shell_quote, run, capture = nginx.shell_quote, nginx.run, nginx.capture
-local read_file, write_file, alive = nginx.read_file, nginx.write_file, nginx.alive
+local read_file, write_file = nginx.read_file, nginx.write_file
 
 -- Converts integral floats (the Debian cjson decodes every number as a
 -- float on 5.3+) back to integers, so counters print as counters.
@@ -401,7 +401,7 @@ Sandbox.__close = Sandbox.__gc
 -- @function running
 -- @treturn boolean
 function Sandbox:running()
-  return not self.stopped and alive(self.pid)
+  return not self.stopped and self.nginx:running()
 end
 
 Sandbox.__tostring = function(self)

@@ -281,11 +281,10 @@ end
 --- Stops nginx and removes the directory (unless kept). Idempotent.
 function Instance:stop()
   if self.stopped then return true end
+  local pids = self:pids()
   self.stopped = true
-  local pid = self.pid
-  if pid and alive(pid) then
-    local pids = child_pids(pid)
-    table.insert(pids, 1, pid)
+  local pid = pids[1]
+  if pid then
     -- TERM is nginx's fast shutdown: the master stops its workers and exits.
     run("kill -TERM " .. pid .. " 2>/dev/null")
     if not wait_gone(pids, 5) then
@@ -397,15 +396,18 @@ function N.start(opts)
   local attempts = opts.port and 1 or 20
   local started, err
   for _ = 1, attempts do
-    local port = opts.port
-    if not port then
+    local port, busy = opts.port, nil
+    if port then
+      busy = port_in_use(port)
+    else
       for _ = 1, 50 do
         port = random_port()
-        if not port_in_use(port) then break end
+        busy = port_in_use(port)
+        if not busy then break end
       end
     end
     local retry
-    if port_in_use(port) then
+    if busy then
       started, err, retry = nil, format("port %d is in use", port), true
     else
       local conf = format(MAIN, modules, user, env_lines, opts.workers or 1, dir, dir, opts.log_level or "warn",

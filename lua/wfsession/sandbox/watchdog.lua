@@ -5,26 +5,15 @@
 -- @module wfsession.sandbox.watchdog
 -- luacheck: globals ngx
 
+local nginx = require "wfsession.sandbox.nginx"
+
 local W = {}
 
 local INTERVAL = 0.2  -- seconds between two looks at the owner
 
--- Whether /proc has a live (not zombie) process `pid`.
-local function alive(pid)
-  local f = io.open("/proc/" .. pid .. "/stat", "rb")
-  if not f then return false end
-  local stat = f:read("*l") or ""
-  f:close()
-  return stat:match("^%d+ %b() (%a)") ~= "Z"
-end
-
--- The master: this worker's parent.
+-- The master: this worker's parent (field 4 of /proc/self/stat).
 local function master_pid()
-  local f = io.open("/proc/self/stat", "rb")
-  if not f then return nil end
-  local stat = f:read("*l") or ""
-  f:close()
-  return stat:match("^%d+ %b() %a (%d+)")
+  return (nginx.read_file("/proc/self/stat") or ""):match("^%d+ %b() %a (%d+)")
 end
 
 --- Start watching `owner` (a pid string); `dir` is removed when it is gone
@@ -33,8 +22,8 @@ end
 function W.start(owner, dir)
   if ngx.worker.id() ~= 0 or not owner:match("^%d+$") then return end
   local function check(premature)
-    if premature or alive(owner) then return end
-    if dir ~= "" then os.execute("rm -rf '" .. dir:gsub("'", "'\\''") .. "'") end
+    if premature or nginx.alive(owner) then return end
+    if dir ~= "" then os.execute("rm -rf " .. nginx.shell_quote(dir)) end
     local master = master_pid()
     if master then os.execute("kill -TERM " .. master) end
   end

@@ -16,6 +16,7 @@
 -- luacheck: globals ngx
 
 local core = require "wfsession.core"
+local util = require "wfsession.util"
 
 local M = {}
 
@@ -39,12 +40,10 @@ end
 
 local function argerror(msg) error("bad argument #1 to 'send' (" .. msg .. ")", 3) end
 
-local function has_ctl(s) return s:find("[\r\n%z]") ~= nil end
-
 --- Split an http(s) URL; raises for anything else (never quoting the URL).
 local function parse_url(url)
   if type(url) ~= "string" then argerror("'url' must be a string (got " .. type(url) .. ")") end
-  if has_ctl(url) then argerror("'url' contains CR, LF or NUL") end
+  if util.unsafe(url) then argerror("'url' contains CR, LF or NUL") end
   local scheme, authority, rest = url:match("^(https?)://([^/?#]+)(.*)$")
   if not scheme then argerror("'url' must be an http:// or https:// URL") end
   if authority:find("@", 1, true) then argerror("'url' must not hold user info") end
@@ -78,7 +77,7 @@ local function request_head(req, method, target, hostline, opts, blen)
         argerror("'headers' value of '" .. name .. "' must be a string (got " .. type(value) .. ")")
       end
       value = tostring(value)
-      if has_ctl(value) then argerror("'headers' value of '" .. name .. "' contains CR, LF or NUL") end
+      if util.unsafe(value) then argerror("'headers' value of '" .. name .. "' contains CR, LF or NUL") end
       lines[#lines + 1] = name .. ": " .. value
     end
   end
