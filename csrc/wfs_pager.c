@@ -1010,15 +1010,6 @@ static int pager_lpeek(lua_State *L) {
 ** that is a protocol fault.
 */
 
-/* Make `items` the current page. */
-static void pager_takeitems(lua_State *L, int items) {
-  wfs_getuv(L, 1);
-  lua_pushvalue(L, items);
-  lua_rawseti(L, -2, PAGER_UVITEMS);
-  lua_pop(L, 1);
-}
-
-
 /* Whether every item from index `from` on was handed out already (among the last `keep`). */
 static int pager_allseen(lua_State *L, const wfs_pager *p, int items, lua_Integer from,
                          lua_Integer count) {
@@ -1161,7 +1152,8 @@ static int pager_feednumber(lua_State *L, wfs_pager *p, int page, int req, int i
     p->finished = p->next_pos >= p->total;
   else
     p->finished = count < size || (pages >= 0 && q + 1 >= pages);
-  pager_takeitems(L, items);
+  lua_pushvalue(L, items);  /* the current page */
+  pager_uvset(L, PAGER_UVITEMS);
   p->page_start = start;
   p->item_idx = skip + 1;
   p->item_count = count;
@@ -1216,7 +1208,8 @@ static int pager_feedcursor(lua_State *L, wfs_pager *p, int page, int req, int i
   pager_uvset(L, PAGER_UVPAGETOKEN);
   lua_pushvalue(L, token);
   pager_uvset(L, PAGER_UVNEXTTOKEN);
-  pager_takeitems(L, items);
+  lua_pushvalue(L, items);  /* the current page */
+  pager_uvset(L, PAGER_UVITEMS);
   skip = p->skip;
   p->skip = 0;
   if (skip > count)

@@ -390,7 +390,7 @@ function D.pagecheck(input)
       end
     end
   end
-  local _ = p:cursor(), p:total()
+  local _, _ = p:cursor(), p:total()   -- both answer at any point
   if consistent and not failed and p:done() then
     for _, id in ipairs(originals) do
       if not seen[id] then fail("a consistent listing ended without %s (total %d, size %d)", id, total, size) end

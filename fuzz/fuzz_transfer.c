@@ -17,7 +17,7 @@ static int run(lua_State *L) {
   const char *d = (const char *)in->data;
   size_t n = in->size, pos, split, i;
   wfs_transfer t;
-  size_t cuts[8], ncuts = 0, body_len = 0, limit;
+  size_t cuts[8], ncuts = 0, limit;
   int top = lua_gettop(L), r;
   if (n < 4)
     return 0;
@@ -52,7 +52,6 @@ static int run(lua_State *L) {
       break;
     }
     pos += k;
-    body_len += k;
   }
   if (r && t.over != TRANSFER_OVER_BODY && t.over != TRANSFER_OVER_NOMEM)
     luaL_error(L, "invariant: a refused piece without a reason (%d)", t.over);
@@ -71,7 +70,6 @@ static int run(lua_State *L) {
   }
   lua_settop(L, top);
   wfs_transfer_free(&t);
-  (void)body_len;
   return 0;
 }
 

@@ -49,18 +49,9 @@ local function complete(sb, ids)
   assert.same(sb:truth("complycube", {}), ids)
 end
 
--- A listing; its ids and the start of its first request.
+-- A listing's ids (a failed listing raises).
 local function list_ids(c)
-  local ids = {}
-  local pager = c:sessions{ page_size = PAGE }
-  while true do
-    local s, msg = pager:next()
-    if not s then
-      assert(msg == nil, msg)
-      return ids
-    end
-    ids[#ids + 1] = s.id
-  end
+  return helpers.ids(c:sessions{ page_size = PAGE })
 end
 
 describe("rate budget", function()
