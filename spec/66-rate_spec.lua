@@ -49,9 +49,20 @@ local function complete(sb, ids)
   assert.same(sb:truth("complycube", {}), ids)
 end
 
--- A listing's ids (a failed listing raises).
+-- A listing's ids (a failed listing raises). Through pager:next(), not a
+-- generic for: on Lua 5.1 a task of wfs.multi cannot yield from inside the
+-- pager's __call.
 local function list_ids(c)
-  return helpers.ids(c:sessions{ page_size = PAGE })
+  local ids = {}
+  local pager = c:sessions{ page_size = PAGE }
+  while true do
+    local s, msg = pager:next()
+    if not s then
+      assert(msg == nil, msg)
+      return ids
+    end
+    ids[#ids + 1] = s.id
+  end
 end
 
 describe("rate budget", function()
@@ -110,7 +121,10 @@ describe("rate budget", function()
       local t0 = core.monotonic()
       m:run()
       local span = core.monotonic() - math.min(t0, first)
-      for i = 1, 4 do complete(sb, (tasks[i]:result())) end
+      for i = 1, 4 do
+        local ids, err = tasks[i]:result()
+        complete(sb, assert(ids, err))
+      end
       if mode == "paced" then paced("four clients of one account", sb, span)
       else unpaced("four clients of one account", sb, span) end
     end
