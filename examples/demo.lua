@@ -7,20 +7,10 @@ local sandbox = require "wfsession.sandbox"
 local n = tonumber(arg and arg[1]) or 2000
 local sb = sandbox.start{ sessions = n, seed = 7 }
 
---- Client options for one provider of the running sandbox.
-local function options(provider)
-  local p = sb[provider]
-  if provider == "idnow" then
-    return { provider = "idnow", base_url = p.base_url, auth_url = p.auth_url, flow_id = p.flow_id,
-             environment = p.environment, client_id = p.client_id, client_secret = p.client_secret }
-  end
-  return { provider = provider, base_url = p.base_url, api_key = p.api_key }
-end
-
 local ok, err = pcall(function()
   local everyone = {}
   for _, provider in ipairs({ "complycube", "idnow", "extend" }) do
-    local client = wfs.new(options(provider))
+    local client = wfs.new(sb:options(provider))
     local list = wfs.collect(client:sessions{ page_size = 500 })
     client:close()
     for _, s in ipairs(list) do everyone[#everyone + 1] = s end

@@ -23,15 +23,6 @@ local TICK = 1 / 60
 local sb = assert(sandbox.start{ sessions = sessions, seed = 9, latency = latency })
 local m = wfs.multi()
 
-local function options(provider)
-  local p = sb[provider]
-  if provider == "idnow" then
-    return { provider = "idnow", base_url = p.base_url, auth_url = p.auth_url, flow_id = p.flow_id,
-             client_id = p.client_id, client_secret = p.client_secret, multi = m }
-  end
-  return { provider = provider, base_url = p.base_url, api_key = p.api_key, multi = m }
-end
-
 -- Four listings at once; each task counts what it lists. `pager:next()`
 -- rather than a for loop: on PUC Lua 5.1 a task cannot yield inside a for
 -- iterator (LuaJIT and 5.2+ can). A step decodes the pages that arrived
@@ -42,7 +33,7 @@ local jobs = {
 }
 local tasks = {}
 for i, job in ipairs(jobs) do
-  local client = wfs.new(options(job[1]))
+  local client = wfs.new(sb:options(job[1], { multi = m }))
   tasks[i] = m:spawn(function()
     local pager, n = client:sessions(job[2]), 0
     while true do

@@ -21,15 +21,17 @@ describe("examples", function()
   end)
 
   it("game_loop.lua keeps its 60 Hz frames while four listings run", function()
-    local out, code = run("examples/game_loop.lua", "600 0.05")
+    local out, code = run("examples/game_loop.lua", "600 0.15")
     assert.equal(0, code, out)
     assert.equal(4, select(2, out:gsub("sessions\n", "")), out)
     assert.matches("every listing complete", out, 1, true)
     local wall, cpu = out:match("max step ([%d.]+) ms %(CPU ([%d.]+) ms%)")
     assert.is_not_nil(wall, out)
-    -- no step did more than 8 ms of work; none waited on the network (50 ms a request)
-    assert.is_true(tonumber(cpu) <= 8, out)
-    assert.is_true(tonumber(wall) <= 40, out)
+    -- no step did more than one 60 Hz frame of work (16.7 ms; locally 2-3 ms),
+    -- and none waited on the network (150 ms a request): generous bounds,
+    -- since a shared machine's scheduler stretches both
+    assert.is_true(tonumber(cpu) <= 16, out)
+    assert.is_true(tonumber(wall) <= 75, out)
   end)
 
   -- The four scripts below, run as a user would: in a clean environment (no
