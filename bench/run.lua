@@ -2,7 +2,7 @@
 -- sandbox, every figure measured side by side in one run.
 --
 --   lua5.4 bench/run.lua                 everything (about four minutes)
---   lua5.4 bench/run.lua speed|feed|rss|lookups|pagesize|rated
+--   lua5.4 bench/run.lua speed|feed|rss|lookups|pagesize|rated|report
 --
 -- Targets (issue 11): page-number providers within 1.2x of their floor at
 -- the default concurrency and page size 100, Extend within 1.1x of its
@@ -295,12 +295,50 @@ local function rated()
   end
 end
 
-local parts = { speed = speed, pagesize = pagesize, feed = feed, rss = rss, lookups = lookups, rated = rated }
+-- ----------------------------------------------------------------------
+-- The HTML report (`wfsession summary --html`): summarizing and rendering
+-- the sessions of three providers, CPU time and the page's size
+-- ----------------------------------------------------------------------
+
+local function report_bench()
+  local report = require "wfsession.report"
+  print("\n== HTML report: wfs.summarize by workflow and report.html over three providers, CPU time")
+  print(("%10s %12s %11s %10s"):format("sessions", "summarize s", "render s", "page KiB"))
+  for _, n in ipairs({ 1000, 10000 }) do
+    local sb = assert(sandbox.start{ sessions = n, seed = 5 })
+    local lists = {}
+    for _, provider in ipairs(PROVIDERS) do
+      local c = wfs.new(options(sb, provider))
+      lists[provider] = assert(wfs.collect(c:sessions{}))
+      c:close()
+    end
+    sb:stop()
+    local t0 = os.clock()
+    local providers = {}
+    for _, provider in ipairs(PROVIDERS) do
+      local durations = {}
+      for _, s in ipairs(lists[provider]) do
+        if s.completed_at and s.created_at then
+          durations[#durations + 1] = wfs.time(s.completed_at) - wfs.time(s.created_at)
+        end
+      end
+      providers[#providers + 1] = { name = provider, durations = durations,
+                                    summary = wfs.summarize(lists[provider], { by = "workflow_name" }) }
+    end
+    local t1 = os.clock()
+    local html = report.html{ title = "Workflow sessions", providers = providers }
+    local t2 = os.clock()
+    print(("%10d %12.3f %11.3f %10.1f"):format(3 * n, t1 - t0, t2 - t1, #html / 1024))
+  end
+end
+
+local parts = { speed = speed, pagesize = pagesize, feed = feed, rss = rss, lookups = lookups, rated = rated,
+                report = report_bench }
 local what = arg[1]
 if what == "rss-child" then
   rss_child(arg[3], arg[4])
 elseif what then
-  assert(parts[what], "usage: bench/run.lua [speed|pagesize|feed|rss|lookups|rated]")()
+  assert(parts[what], "usage: bench/run.lua [speed|pagesize|feed|rss|lookups|rated|report]")()
 else
   print(("wfsession %s bench, %s, %s"):format(wfs.VERSION, _VERSION, os.date("!%Y-%m-%d %H:%M UTC")))
   speed()
@@ -308,5 +346,6 @@ else
   feed()
   lookups()
   rated()
+  report_bench()
   rss()
 end

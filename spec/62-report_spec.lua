@@ -535,7 +535,6 @@ end)
 describe("the report of the sandbox's sessions", function()
   local sb, work, html_path, html
   local data = {}  -- provider -> { summary, durations }
-  local t_render
 
   setup(function()
     sb = assert(require("wfsession.sandbox").start{ sessions = 300, seed = 5 })
@@ -554,9 +553,7 @@ describe("the report of the sandbox's sessions", function()
       data[name] = { summary = sum, durations = durations, n = #list }
       providers[#providers + 1] = { name = name, summary = sum, durations = durations }
     end
-    local t0 = os.clock()
     html = report.html{ title = "Workflow sessions", generated = "2026-12-02T10:00:00Z", providers = providers }
-    t_render = os.clock() - t0
     work = tmpdir()
     html_path = work .. "/report.html"
     spit(html_path, html)
@@ -573,7 +570,6 @@ describe("the report of the sandbox's sessions", function()
       assert.equal(300, data[name].summary.total)
       assert.truthy(next(data[name].summary.groups))
     end
-    assert.is_true(t_render < 1, "rendering took " .. t_render .. " s")
     assert.truthy(#html < 64 * 1024, "the page is " .. #html .. " bytes")
   end)
 
