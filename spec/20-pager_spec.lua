@@ -3,12 +3,7 @@ local wfs = require "wfsession"
 local core = require "wfsession.core"
 local helpers = require "helpers"
 
-local function cc_client(transport, extra)
-  local o = { provider = "complycube", api_key = "test_key_0123", transport = transport, rate_limit = false,
-              retry = false }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return wfs.new(o)
-end
+local cc_client = helpers.cc_client
 
 local function extend_client(transport, extra)
   local o = { provider = "extend", api_key = "ext_key_0123", transport = transport, retry = false }

@@ -5,12 +5,7 @@ local wfs = require "wfsession"
 local core = require "wfsession.core"
 local helpers = require "helpers"
 
-local function cc_client(transport, extra)
-  local o = { provider = "complycube", api_key = "test_key_0123", transport = transport, retry = false,
-              rate_limit = false }
-  for k, v in pairs(extra or {}) do o[k] = v end
-  return wfs.new(o)
-end
+local cc_client = helpers.cc_client
 
 -- Drain a pager; return the ids seen and the error that ended it (nil on success).
 local function drain(pager)

@@ -7,15 +7,13 @@ local cjson = require "cjson"
 
 -- Spec-local helpers ----------------------------------------------------------
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = require("wfsession.sandbox.nginx").shell_quote
 
 local helpers = require "helpers"
 local slurp, run, capture = helpers.slurp, helpers.run, helpers.capture
 
 -- the wrapper runs `wfsession` with the Lua of this run, whose in-tree core it can load
-local WRAPPER = "WFSESSION_LUA=" .. (arg and arg[-1] or "lua5.4") .. " bin/wfsession-sandbox"
+local WRAPPER = "WFSESSION_LUA=" .. helpers.LUA .. " bin/wfsession-sandbox"
 
 local function now()
   return tonumber(capture("date +%s.%N"))
@@ -802,11 +800,10 @@ for _ = 1, 600 do core.sleep(0.1) end
         f:write(HOLDER)
         f:close()
         local out = os.tmpname()
-        local lua = arg and arg[-1] or "lua5.4"
         -- (with SIGPIPE at its default: a process that loaded LuaSocket, busted's own
         -- once a spec used lua-redis, ignores it, and children inherit that)
-        local owner = capture(("sh -c 'env --default-signal=PIPE LUA_PATH=\"./lua/?.lua;./lua/?/init.lua;;\" "
-          .. "LUA_CPATH=\"./?.so;;\" %s %s > %s 2>/dev/null & echo $!'"):format(lua, script, out)):match("%d+")
+        local owner = capture(("sh -c 'env --default-signal=PIPE %s%s %s > %s 2>/dev/null & echo $!'"):format(
+          helpers.IN_TREE, helpers.LUA, script, out)):match("%d+")
         local line
         for _ = 1, 200 do
           line = slurp(out)
@@ -835,7 +832,7 @@ for _ = 1, 600 do core.sleep(0.1) end
       -- what `eval $(luarocks path)` leaves in the environment: 5.4 modules first, which
       -- nginx's LuaJIT cannot load. The owner sets its own package.cpath from Lua (any Lua of
       -- this suite can then run it), so only nginx would read what the environment says.
-      local lua = arg and arg[-1] or "lua5.4"
+      local lua = helpers.LUA
       local unset = "env -u LUA_CPATH -u LUA_CPATH_5_4 -u LUA_CPATH_5_3 -u LUA_PATH_5_4 -u LUA_PATH_5_3 "
       local own = capture(unset .. lua .. " -e 'io.write(package.cpath)'")
       assert.truthy(own:find("?.so", 1, true), own)

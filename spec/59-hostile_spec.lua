@@ -145,9 +145,8 @@ describe("hostile bodies and memory", function()
   teardown(function() if srv then srv:stop() end end)
 
   local function child(path, max_body)
-    local lua = arg and arg[-1] or "lua5.4"
-    local out = nginx.capture(('LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./?.so;;" '
-      .. '%s %s/child.lua http://127.0.0.1:%d%s %d'):format(lua, dir, srv.port, path, max_body))
+    local out = nginx.capture(('%s%s %s/child.lua http://127.0.0.1:%d%s %d'):format(helpers.IN_TREE, helpers.LUA,
+      dir, srv.port, path, max_body))
     local s, kind, before, after = out:match("^(%S+) (%S+) (%d+) (%d+)")
     assert.is_not_nil(s, out)
     return s, kind, tonumber(after) - tonumber(before)

@@ -1,9 +1,7 @@
 -- Every example runs, end to end, against its own sandbox.
 describe("examples", function()
-  local env = 'LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./?.so;;" '
-  local lua = arg and arg[-1] or "lua5.4"
-
   local helpers = require "helpers"
+  local env, lua = helpers.IN_TREE, helpers.LUA
 
   local function run(script, args)
     return helpers.shell(env .. "timeout 60 " .. lua .. " " .. script .. " " .. (args or "") .. " 2>&1")

@@ -5,8 +5,7 @@ local core = require "wfsession.core"
 local cli = require "wfsession.cli"
 local nginx = require "wfsession.sandbox.nginx"
 
-local LUA = arg and arg[-1] or "lua5.4"
-local ENV = 'LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./?.so;;" '
+local LUA, ENV = helpers.LUA, helpers.IN_TREE
 
 -- Run the command; returns stdout, stderr, exit status.
 local function wfsession(args, env)

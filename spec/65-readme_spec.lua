@@ -5,8 +5,7 @@
 -- prints: the run's output must have a line with those words.
 local helpers = require "helpers"
 
-local LUA = arg and arg[-1] or "lua5.4"
-local ENV = 'LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./?.so;;" '
+local LUA, ENV = helpers.LUA, helpers.IN_TREE
 
 local PRELUDE = [[
 do

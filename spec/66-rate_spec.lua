@@ -11,8 +11,7 @@ local core = require "wfsession.core"
 local nginx = require "wfsession.sandbox.nginx"
 
 local RATE, LATENCY, PAGE = 10, 0.02, 20
-local LUA = arg and arg[-1] or "lua5.4"
-local ENV = 'LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./?.so;;" '
+local LUA, ENV = helpers.LUA, helpers.IN_TREE
 local ROOT = (nginx.capture("pwd") or ""):gsub("%s+$", "")
 local LUAJIT_CORE = ROOT .. "/build/luajit/wfsession/core.so"
 

@@ -148,6 +148,15 @@ function helpers.client(sb, provider, extra)
   return wfs.new(o)
 end
 
+--- A ComplyCube client over a fake `transport`, with no retries and no rate
+-- budget, for pager and page-check specs; `extra` overrides options.
+function helpers.cc_client(transport, extra)
+  local o = { provider = "complycube", api_key = "test_key_0123", transport = transport, retry = false,
+              rate_limit = false }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return require("wfsession").new(o)
+end
+
 --- A redis-server on a free loopback port (no persistence), for budgets
 -- shared across processes. It is stopped by `:stop()`, and by a watcher
 -- shell when this process ends first (a failed or interrupted run).
@@ -197,6 +206,13 @@ end
 -- responsiveness spec is multiplied by it (`WFS_TIME_SCALE`, set by
 -- `make check-memory` for valgrind).
 helpers.time_scale = tonumber(os.getenv("WFS_TIME_SCALE") or "") or 1
+
+--- The interpreter running the suite (`make LUA=luajit test` runs busted
+-- under luajit), for the specs that start Lua processes of their own.
+helpers.LUA = arg and arg[-1] or "lua5.4"
+
+--- A shell prefix that makes such a process load this tree's modules and core.
+helpers.IN_TREE = 'LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./?.so;;" '
 
 --- Marker to remove an option in helpers.client's `extra`.
 helpers.NONE = setmetatable({}, { __tostring = function() return "NONE" end })
