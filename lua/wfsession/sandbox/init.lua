@@ -167,20 +167,23 @@ end
 local Sandbox = {}
 Sandbox.__index = Sandbox
 
--- One HTTP exchange with the sandbox through the curl tool.
+-- One HTTP exchange with the sandbox through the curl tool: `opts` holds
+-- `method`, `headers` (name -> value), `body` and `timeout` (seconds).
 -- Returns status (number), body; or nil, message.
-local function curl(self, method, path, body, timeout)
-  local args = { "curl", "-sS", "--max-time", format("%g", timeout or 10), "-X", method,
+local function curl(self, path, opts)
+  local args = { "curl", "-sS", "--max-time", format("%g", opts.timeout or 10), "-X", opts.method or "GET",
     "-H", "Expect:", "-w", "\\n%{http_code}" }
   if self.ca_file then
     args[#args + 1] = "--cacert"
     args[#args + 1] = self.ca_file
   end
-  if body then
+  for name, value in pairs(opts.headers or {}) do
     args[#args + 1] = "-H"
-    args[#args + 1] = "Content-Type: application/json"
+    args[#args + 1] = tostring(name) .. ": " .. tostring(value)
+  end
+  if opts.body then
     args[#args + 1] = "--data-binary"
-    args[#args + 1] = body
+    args[#args + 1] = opts.body
   end
   args[#args + 1] = self.url .. path
   local parts = {}
@@ -189,14 +192,15 @@ local function curl(self, method, path, body, timeout)
   local text, code = (out or ""):match("^(.*)\n(%d%d%d)$")
   if not code or code == "000" then
     local err = (read_file(self.dir .. "/curl.err") or ""):gsub("%s+$", "")
-    return nil, "sandbox control request failed: " .. (err ~= "" and err or "no response")
+    return nil, "sandbox request failed: " .. (err ~= "" and err or "no response")
   end
   return tonumber(code), text
 end
 
 local function control_json(self, method, path, body)
   if self.stopped then return nil, "sandbox is stopped" end
-  local status, text = curl(self, method, path, body)
+  local status, text = curl(self, path, { method = method, body = body,
+                                         headers = body and { ["Content-Type"] = "application/json" } })
   if not status then return nil, text end
   local ok, value = pcall(cjson.decode, text)
   if not ok then return nil, "sandbox answered with invalid JSON" end
@@ -348,29 +352,8 @@ function Sandbox:fetch(path, opts)
   if type(path) ~= "string" or path:sub(1, 1) ~= "/" then
     error("wfsession.sandbox: 'path' must be a string starting with '/'", 2)
   end
-  opts = opts or {}
   if self.stopped then return nil, "sandbox is stopped" end
-  local args = { "curl", "-sS", "--max-time", format("%g", opts.timeout or 10),
-    "-X", opts.method or "GET", "-H", "Expect:", "-w", "\\n%{http_code}" }
-  if self.ca_file then
-    args[#args + 1] = "--cacert"
-    args[#args + 1] = self.ca_file
-  end
-  for name, value in pairs(opts.headers or {}) do
-    args[#args + 1] = "-H"
-    args[#args + 1] = tostring(name) .. ": " .. tostring(value)
-  end
-  if opts.body then
-    args[#args + 1] = "--data-binary"
-    args[#args + 1] = opts.body
-  end
-  args[#args + 1] = self.url .. path
-  local parts = {}
-  for k = 1, #args do parts[k] = shell_quote(args[k]) end
-  local out = capture(table.concat(parts, " ") .. " 2>/dev/null")
-  local text, code = (out or ""):match("^(.*)\n(%d%d%d)$")
-  if not code or code == "000" then return nil, "request failed" end
-  return tonumber(code), text
+  return curl(self, path, opts or {})
 end
 
 --- The pids of nginx: the master first, then its workers (empty once stopped).

@@ -155,6 +155,21 @@ local function read_head(receive)
   return nil, "too many interim answers"
 end
 
+-- Append exactly `n` bytes to `parts`; true | nil, kind, detail.
+local function read_exactly(receive, parts, n)
+  while n > 0 do
+    local piece, err = receive(math.min(n, CHUNK))
+    if not piece then return nil, err == "timeout" and "timeout" or "network", "body: " .. tostring(err) end
+    parts[#parts + 1] = piece
+    n = n - #piece
+  end
+  return true
+end
+
+local function too_large(max_body)
+  return nil, "protocol", "response body exceeds max_body (" .. max_body .. " bytes)"
+end
+
 -- Read a body; returns body, reusable | nil, kind, detail.
 local function read_body(receive, receiveany, method, status, headers, max_body)
   if method == "HEAD" or status == 204 or status == 304 then return "", true end
@@ -175,13 +190,9 @@ local function read_body(receive, receiveany, method, status, headers, max_body)
         return table.concat(parts), true
       end
       total = total + size
-      if total > max_body then return nil, "protocol", "response body exceeds max_body (" .. max_body .. " bytes)" end
-      while size > 0 do
-        local piece, perr = receive(math.min(size, CHUNK))
-        if not piece then return nil, perr == "timeout" and "timeout" or "network", "body: " .. tostring(perr) end
-        parts[#parts + 1] = piece
-        size = size - #piece
-      end
+      if total > max_body then return too_large(max_body) end
+      local ok, kind, detail = read_exactly(receive, parts, size)
+      if not ok then return nil, kind, detail end
       local crlf, cerr = receive("*l")
       if crlf ~= "" then return nil, "network", "body: " .. tostring(cerr or "a chunk does not end in CRLF") end
     end
@@ -191,13 +202,9 @@ local function read_body(receive, receiveany, method, status, headers, max_body)
   if length then
     local n = tonumber(length:match("^%s*(%d+)%s*$") or "")
     if not n then return nil, "network", "body: Content-Length is not a number" end
-    if n > max_body then return nil, "protocol", "response body exceeds max_body (" .. max_body .. " bytes)" end
-    while n > 0 do
-      local piece, err = receive(math.min(n, CHUNK))
-      if not piece then return nil, err == "timeout" and "timeout" or "network", "body: " .. tostring(err) end
-      parts[#parts + 1] = piece
-      n = n - #piece
-    end
+    if n > max_body then return too_large(max_body) end
+    local ok, kind, detail = read_exactly(receive, parts, n)
+    if not ok then return nil, kind, detail end
     return table.concat(parts), true
   end
   -- neither: the body ends when the server closes the connection
@@ -208,7 +215,7 @@ local function read_body(receive, receiveany, method, status, headers, max_body)
       return nil, err == "timeout" and "timeout" or "network", "body: " .. tostring(err)
     end
     total = total + #piece
-    if total > max_body then return nil, "protocol", "response body exceeds max_body (" .. max_body .. " bytes)" end
+    if total > max_body then return too_large(max_body) end
     parts[#parts + 1] = piece
   end
   return nil, "network", "body: too long"
