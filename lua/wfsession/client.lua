@@ -203,13 +203,7 @@ function Client:_exchange(build, handle)
   end)
 end
 
-local function check_id(id, name)
-  name = name or "id"
-  if type(id) ~= "string" then argerror(name, "must be a string, got " .. type(id)) end
-  if id == "" then argerror(name, "must not be empty") end
-  if util.unsafe(id) then argerror(name, "must not contain CR, LF or NUL") end
-  if #id > util.MAX_VALUE then argerror(name, "is too long for a URL (at most " .. util.MAX_VALUE .. " bytes)") end
-end
+local function check_id(id, name) util.check_text(id, name or "id", false, true) end
 
 --- One session, full detail.
 -- @tparam string id the provider's id (sent percent-encoded as one path segment)

@@ -37,21 +37,27 @@ end
 --- True when `s` holds CR, LF or NUL (header splitting, truncation).
 function M.unsafe(s) return s:find("[\r\n%z]") ~= nil end
 
-function M.header_safe(opts, name)
-  local v = opts[name]
-  if v == nil then return end
+--- Check a string sent in a header or a URL: a string, free of CR, LF and
+-- NUL, at most MAX_VALUE bytes, and not empty unless `empty_ok`. `for_url`
+-- words the length error for an id or a query value.
+function M.check_text(v, name, empty_ok, for_url)
   if type(v) ~= "string" then M.argerror(name, "must be a string, got " .. type(v)) end
+  if v == "" and not empty_ok then M.argerror(name, "must not be empty") end
   if M.unsafe(v) then M.argerror(name, "must not contain CR, LF or NUL") end
-  if #v > M.MAX_VALUE then M.argerror(name, "is too long (at most " .. M.MAX_VALUE .. " bytes)") end
+  if #v > M.MAX_VALUE then
+    M.argerror(name, "is too long" .. (for_url and " for a URL" or "") .. " (at most " .. M.MAX_VALUE .. " bytes)")
+  end
 end
 
+--- An optional option that goes into a header (it may be empty).
+function M.header_safe(opts, name)
+  if opts[name] ~= nil then M.check_text(opts[name], name, true) end
+end
+
+--- A required, non-empty string option; `who` names what needs it.
 function M.need_string(opts, name, who)
-  local v = opts[name]
-  if v == nil then M.argerror(name, "is required for " .. who) end
-  if type(v) ~= "string" then M.argerror(name, "must be a string, got " .. type(v)) end
-  if v == "" then M.argerror(name, "must not be empty") end
-  if M.unsafe(v) then M.argerror(name, "must not contain CR, LF or NUL") end
-  if #v > M.MAX_VALUE then M.argerror(name, "is too long (at most " .. M.MAX_VALUE .. " bytes)") end
+  if opts[name] == nil then M.argerror(name, "is required for " .. who) end
+  M.check_text(opts[name], name)
 end
 
 --- Like need_string, for secrets: same checks, worded so nothing leaks.
