@@ -243,6 +243,18 @@ size_t wfs_json_estimate(const char *s, size_t len) {
   return containers * 96 + values * 48 + strings * 40 + bytes;
 }
 
+/*
+** Whether the decoded value of `s` stays within `max` bytes. A short text
+** needs no count: valid JSON spends two bytes on every container, one on
+** every further value and two on every string, so its estimate is at most
+** 48 bytes a byte plus 48 (an invalid text fails before cjson gets far).
+*/
+int wfs_json_fits(const char *s, size_t len, size_t max) {
+  if (max >= 48 && len <= (max - 48) / 48)
+    return 1;
+  return wfs_json_estimate(s, len) <= max;
+}
+
 /* }====================================================== */
 
 
@@ -269,7 +281,7 @@ static int json_ldecode(lua_State *L) {
   s = lua_tolstring(L, 1, &len);
   if (!lua_isnoneornil(L, 2)) {
     lua_Integer max = wfs_checkinteger(L, 2);
-    if (max >= 0 && wfs_json_estimate(s, len) > (size_t)max) {
+    if (max >= 0 && !wfs_json_fits(s, len, (size_t)max)) {
       lua_pushnil(L);
       lua_pushfstring(L, "JSON of %d bytes would take more than %d bytes decoded", (int)len, (int)max);
       lua_pushliteral(L, "protocol");

@@ -32,6 +32,9 @@ int wfs_json_clean(lua_State *L, int idx);
 /* An upper estimate of the bytes the decoded value of `s` takes in Lua. */
 size_t wfs_json_estimate(const char *s, size_t len);
 
+/* Whether the decoded value of `s` takes at most `max` bytes (by the estimate). */
+int wfs_json_fits(const char *s, size_t len, size_t max);
+
 /* Encode the value at `idx`: push the text and return 1, or push a message and return 0. */
 int wfs_json_encode(lua_State *L, int idx);
 

@@ -814,11 +814,9 @@ static int pager_ldecode(lua_State *L) {
   }
   /*
   ** A body may decode to many times its size: one that would take more than
-  ** the limit is refused before cjson builds it (the check only reads it,
-  ** and a body small enough cannot get there at all).
+  ** the limit is refused before cjson builds it (the check only reads it).
   */
-  if (body != NULL && p->max_decoded > 0 && len > (size_t)p->max_decoded / 64 &&
-      wfs_json_estimate(body, len) > (size_t)p->max_decoded) {
+  if (body != NULL && p->max_decoded > 0 && !wfs_json_fits(body, len, (size_t)p->max_decoded)) {
     snprintf(msg, sizeof msg, "list response of %lu bytes would take more than %lld bytes decoded",
              (unsigned long)len, (long long)p->max_decoded);
     return pager_fail(L, p, "protocol", msg);

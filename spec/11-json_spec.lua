@@ -85,6 +85,29 @@ describe("json", function()
       if has_math_type then assert.equal("integer", math.type(t.b)) end
     end)
 
+    it("refuses, before decoding, a text whose value would take more than max bytes", function()
+      -- the densest valid texts: a container or a value for every two or three bytes
+      local dense = {
+        "[" .. ("[],"):rep(999) .. "[]]",
+        "[" .. ("{},"):rep(999) .. "{}]",
+        "{" .. ('"":[],'):rep(999) .. '"":[]}',
+        "[" .. ("1,"):rep(999) .. "1]",
+        "[" .. ('"",'):rep(999) .. '""]',
+      }
+      for _, text in ipairs(dense) do
+        -- within 48 bytes a byte (plus 48), every valid text fits
+        assert.is_table(core.decode(text, 48 * #text + 48), text:sub(1, 8))
+        if text:find("[]", 1, true) or text:find("{}", 1, true) then
+          local v, msg, kind = core.decode(text, 20 * #text)
+          assert.is_nil(v)
+          assert.equal("protocol", kind)
+          assert.equal(("JSON of %d bytes would take more than %d bytes decoded"):format(#text, 20 * #text), msg)
+        end
+      end
+      assert.same({ 1 }, core.decode("[1]", 1000))
+      assert.same({ 1 }, core.decode("[1]"))  -- no max, no limit
+    end)
+
     it("raises for a non-string argument", function()
       assert.has_error(function() core.decode() end)
       assert.has_error(function() core.decode(nil) end)
