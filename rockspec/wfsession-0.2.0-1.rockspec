@@ -51,6 +51,7 @@ build = {
     ["wfsession.sandbox.extend"] = "lua/wfsession/sandbox/extend.lua",
     ["wfsession.sandbox.idnow"] = "lua/wfsession/sandbox/idnow.lua",
     ["wfsession.sandbox"] = "lua/wfsession/sandbox/init.lua",
+    ["wfsession.sandbox.knobs"] = "lua/wfsession/sandbox/knobs.lua",
     ["wfsession.sandbox.nginx"] = "lua/wfsession/sandbox/nginx.lua",
     ["wfsession.sandbox.server"] = "lua/wfsession/sandbox/server.lua",
     ["wfsession.sandbox.util"] = "lua/wfsession/sandbox/util.lua",

@@ -205,6 +205,26 @@ describe("sandbox", function()
         "wfsession.sandbox: unknown query key 'colour'")
     end)
 
+    it("checks a knob as its server does, in the same words", function()
+      local cjson = require "cjson"
+      for _, bad in ipairs({
+        { faults = { 500 } }, { faults = "500" }, { fault_rate = 2 }, { retry_after = 0.5 },
+        { fault_random = "yes" }, { revoke_tokens = 1 }, { latency = -1 },
+      }) do
+        local ok, msg = pcall(sb.configure, sb, bad)
+        assert.is_false(ok)
+        local status, body = sb:fetch("/_sandbox/config", { method = "POST", body = cjson.encode(bad) })
+        assert.equal(400, status, body)
+        -- the owner says "wfsession.sandbox: 'x' must be ..."; the server "knob 'x' must be ..."
+        assert.equal(cjson.decode(body).error, "knob " .. msg:match("wfsession.sandbox: (.*)$"))
+      end
+      assert.has_error(function() sandbox.start{ seed = -1 } end,
+        "wfsession.sandbox: 'seed' must be an integer in [0, 4294967295]")
+      assert.has_error(function() sandbox.start{ revoke_tokens = true } end,
+        "wfsession.sandbox: unknown option 'revoke_tokens'")
+      assert.has_error(function() sandbox.start{ tls = "yes" } end, "wfsession.sandbox: 'tls' must be a boolean")
+    end)
+
     it("reports a taken port (a fixed port is not retried)", function()
       local s, err = sandbox.start{ sessions = 1, port = tonumber(sb.url:match(":(%d+)$")) }
       assert.is_nil(s)

@@ -19,6 +19,7 @@
 local cjson = require "cjson"
 local util = require "wfsession.sandbox.util"
 local nginx = require "wfsession.sandbox.nginx"
+local checks = require "wfsession.sandbox.knobs"
 
 local sandbox = {}
 
@@ -45,14 +46,13 @@ end
 
 -- Options ---------------------------------------------------------------------
 
--- `level` is the error level of the user's call (3 when called straight
--- from start/configure).
-local function check_number(opts, name, lo, hi, integer, level)
+-- Both raise at the level of the user's call to `start`.
+local function check_number(opts, name, lo, hi, integer)
   local v = opts[name]
   if v == nil then return end
   if type(v) ~= "number" or v ~= v or v < lo or v > hi or (integer and v ~= floor(v)) then
     error(format("wfsession.sandbox: '%s' must be %s in [%s, %s]", name,
-      integer and "an integer" or "a number", lo, hi), level or 3)
+      integer and "an integer" or "a number", lo, hi), 3)
   end
 end
 
@@ -63,62 +63,31 @@ local function check_type(opts, name, t)
   end
 end
 
-local FAULT_NAMES = { ["500"] = true, ["502"] = true, ["503"] = true, html502 = true, ["429"] = true,
-  drop = true, truncate = true, malformed = true, slow = true, trickle = true }
+-- Options of `start` that stay with the owner (the rest are knobs, for the server).
+local OWNER_KEYS = { port = true, nginx = true, dir = true, keep_dir = true, detach = true, start_timeout = true }
 
--- Knobs common to start and configure.
-local function check_knobs(opts)
-  check_number(opts, "sessions", 0, 10000000, true, 4)
-  check_number(opts, "latency", 0, 60, false, 4)
-  check_number(opts, "token_ttl", 0.001, 31536000, false, 4)
-  check_number(opts, "insert_every", 0, 1e9, true, 4)
-  check_number(opts, "insert_count", 0, 1e6, true, 4)
-  check_number(opts, "rate_limit", 0, 1e9, false, 4)
-  check_number(opts, "fault_rate", 0, 1, false, 4)
-  check_number(opts, "slow_seconds", 0, 60, false, 4)
-  check_number(opts, "retry_after", 0, 3600, true, 4)
-  if opts.fault_random ~= nil and type(opts.fault_random) ~= "boolean" then
-    error("wfsession.sandbox: 'fault_random' must be a boolean", 3)
-  end
-  if opts.idnow_page_base ~= nil and opts.idnow_page_base ~= 0 and opts.idnow_page_base ~= 1 then
-    error("wfsession.sandbox: 'idnow_page_base' must be 0 or 1", 3)
-  end
-  if opts.faults ~= nil then
-    if type(opts.faults) ~= "table" then
-      error("wfsession.sandbox: 'faults' must be an array of fault names", 3)
+local KNOBS = checks.KNOBS
+
+-- The knobs of `start` and `configure` (`runtime`: configure only those the
+-- server lets change), each checked as the server checks it. `level` is
+-- the error level of the user's call.
+local function check_knobs(opts, runtime, level)
+  for k, v in pairs(opts) do
+    local knob = KNOBS[k]
+    if knob then
+      if runtime and knob.runtime == false then knob = nil end
+      if not runtime and knob.action then knob = nil end
     end
-    for k, f in pairs(opts.faults) do
-      if type(k) ~= "number" or not FAULT_NAMES[tostring(f)] then
-        error("wfsession.sandbox: 'faults' entries must be one of 500, 502, 503, html502, 429, drop, " ..
-          "truncate, malformed, slow, trickle", 3)
-      end
+    if knob then
+      local ok, why = checks.check(k, v)
+      if ok == nil then error("wfsession.sandbox: " .. why, level + 1) end
+    elseif runtime then
+      error(format("wfsession.sandbox: unknown or start-only knob '%s'", tostring(k)), level + 1)
+    elseif not OWNER_KEYS[k] then
+      error(format("wfsession.sandbox: unknown option '%s'", tostring(k)), level + 1)
     end
   end
 end
-
-local START_KEYS = {
-  sessions = true, seed = true, latency = true, port = true, idnow_page_base = true,
-  token_ttl = true, insert_every = true, insert_count = true, gzip = true, tls = true,
-  rate_limit = true, fault_rate = true, faults = true, slow_seconds = true, nginx = true,
-  fault_random = true, retry_after = true,
-  dir = true, keep_dir = true, detach = true, complycube_api_key = true, extend_api_key = true,
-  idnow_client_id = true, idnow_client_secret = true, start_timeout = true,
-}
-
-local CONFIG_KEYS = {
-  sessions = true, latency = true, token_ttl = true, idnow_page_base = true, insert_every = true,
-  insert_count = true, rate_limit = true, fault_rate = true, faults = true, slow_seconds = true,
-  revoke_tokens = true, fault_random = true, retry_after = true,
-}
-
--- Passed to the server's init (the knobs it knows).
-local SERVER_KEYS = {
-  sessions = true, seed = true, latency = true, idnow_page_base = true, token_ttl = true,
-  insert_every = true, insert_count = true, gzip = true, tls = true, rate_limit = true,
-  fault_rate = true, faults = true, slow_seconds = true, complycube_api_key = true,
-  fault_random = true, retry_after = true,
-  extend_api_key = true, idnow_client_id = true, idnow_client_secret = true,
-}
 
 local function encode(v)
   -- cjson writes an empty table as {}; the server reads `faults = {}` fine.
@@ -262,15 +231,7 @@ function Sandbox:configure(knobs)
   if type(knobs) ~= "table" then
     error("wfsession.sandbox: 'knobs' must be a table", 2)
   end
-  for k in pairs(knobs) do
-    if not CONFIG_KEYS[k] then
-      error(format("wfsession.sandbox: unknown or start-only knob '%s'", tostring(k)), 2)
-    end
-  end
-  check_knobs(knobs)
-  if knobs.revoke_tokens ~= nil and type(knobs.revoke_tokens) ~= "boolean" then
-    error("wfsession.sandbox: 'revoke_tokens' must be a boolean", 2)
-  end
+  check_knobs(knobs, true, 2)
   return control_json(self, "POST", "/_sandbox/config", encode(knobs))
 end
 
@@ -418,20 +379,11 @@ end
 function sandbox.start(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("wfsession.sandbox: 'opts' must be a table", 2) end
-  for k in pairs(opts) do
-    if not START_KEYS[k] then
-      error(format("wfsession.sandbox: unknown option '%s'", tostring(k)), 2)
-    end
-  end
-  check_knobs(opts)
-  check_number(opts, "seed", 0, 4294967295, true)
+  check_knobs(opts, false, 2)
   check_number(opts, "port", 1, 65535, true)
   check_number(opts, "start_timeout", 0.1, 120)
-  for _, k in ipairs({ "gzip", "tls", "keep_dir", "detach" }) do check_type(opts, k, "boolean") end
-  for _, k in ipairs({ "nginx", "dir", "complycube_api_key", "extend_api_key", "idnow_client_id",
-    "idnow_client_secret" }) do
-    check_type(opts, k, "string")
-  end
+  for _, k in ipairs({ "keep_dir", "detach" }) do check_type(opts, k, "boolean") end
+  for _, k in ipairs({ "nginx", "dir" }) do check_type(opts, k, "string") end
 
   local self = setmetatable({ tls = opts.tls or false, gzip = opts.gzip or false,
     keep_dir = opts.keep_dir, detached = opts.detach, stopped = false }, Sandbox)
@@ -450,7 +402,7 @@ function sandbox.start(opts)
       end
       local server_cfg = {}
       for k, v in pairs(opts) do
-        if SERVER_KEYS[k] then server_cfg[k] = v end
+        if KNOBS[k] then server_cfg[k] = v end
       end
       return write_file(dir .. "/sandbox.json", encode(server_cfg))
     end,

@@ -8,6 +8,7 @@
 local cjson = require "cjson.safe"
 local util = require "wfsession.sandbox.util"
 local data = require "wfsession.sandbox.data"
+local KNOBS = require("wfsession.sandbox.knobs").KNOBS
 
 local floor = math.floor
 
@@ -15,67 +16,6 @@ local server = {}
 
 local DICT = "wfs_sandbox"
 local PROVIDERS = { "complycube", "idnow", "extend" }
-local FAULTS = { ["500"] = true, ["502"] = true, ["503"] = true, html502 = true, ["429"] = true,
-  drop = true, truncate = true, malformed = true, slow = true, trickle = true }
-
--- Knobs: name -> validator returning the cleaned value or nil, message.
--- `runtime = false` marks a knob that only `start` may set.
-local function number_in(lo, hi, integer)
-  return function(v)
-    if type(v) ~= "number" or v ~= v or v < lo or v > hi or (integer and v ~= floor(v)) then
-      return nil, (integer and "an integer" or "a number") .. " in [" .. lo .. ", " .. hi .. "]"
-    end
-    return v
-  end
-end
-
-local function string_value(v)
-  if type(v) ~= "string" or v == "" or v:find("[%c]") then return nil, "a non-empty string" end
-  return v
-end
-
-local KNOBS = {
-  seed = { check = number_in(0, 4294967295, true), runtime = false },
-  sessions = { check = number_in(0, 10000000, true) },
-  latency = { check = number_in(0, 60) },
-  token_ttl = { check = number_in(0.001, 31536000) },
-  idnow_page_base = { check = function(v)
-    if v ~= 0 and v ~= 1 then return nil, "0 or 1" end
-    return v
-  end },
-  insert_every = { check = number_in(0, 1e9, true) },
-  insert_count = { check = number_in(0, 1e6, true) },
-  rate_limit = { check = number_in(0, 1e9) },
-  fault_rate = { check = number_in(0, 1) },
-  faults = { check = function(v)
-    if type(v) ~= "table" then return nil, "an array of fault names" end
-    local out = {}
-    for k, f in pairs(v) do
-      if type(k) ~= "number" or not FAULTS[f] then
-        return nil, "an array of: 500, 502, 503, html502, 429, drop, truncate, malformed, slow, trickle"
-      end
-      out[k] = f
-    end
-    return out
-  end },
-  slow_seconds = { check = number_in(0, 60) },
-  fault_random = { check = function(v)
-    if type(v) ~= "boolean" then return nil, "a boolean" end
-    return v
-  end },
-  retry_after = { check = number_in(0, 3600, true) },
-  revoke_tokens = { check = function(v)
-    if type(v) ~= "boolean" then return nil, "a boolean" end
-    return v
-  end },
-  gzip = { check = function(v) return v end, runtime = false },
-  tls = { check = function(v) return v end, runtime = false },
-  complycube_api_key = { check = string_value, runtime = false },
-  extend_api_key = { check = string_value, runtime = false },
-  idnow_client_id = { check = string_value, runtime = false },
-  idnow_client_secret = { check = string_value, runtime = false },
-}
-
 local DEFAULTS = {
   seed = 1, sessions = 1000, latency = 0, token_ttl = 86400, idnow_page_base = 0,
   insert_every = 0, insert_count = 1, rate_limit = 0, fault_rate = 0,
@@ -102,8 +42,8 @@ local function merge_config(cfg, changes, initial)
     end
     local clean, why = knob.check(v)
     if clean == nil then return nil, "knob '" .. k .. "' must be " .. why end
-    if k == "revoke_tokens" then
-      actions.revoke = clean
+    if knob.action then
+      actions[k] = clean
     else
       out[k] = clean
     end
@@ -499,7 +439,7 @@ control.config = function(req)
   local c, actions = merge_config(config(), changes, false)
   if not c then return S.reply(req, 400, { error = actions }) end
   store_config(c)
-  if actions.revoke then shared():incr("token_generation", 1, 1) end
+  if actions.revoke_tokens then shared():incr("token_generation", 1, 1) end
   return S.reply(req, 200, config())
 end
 
