@@ -206,7 +206,6 @@ describe("sandbox", function()
     end)
 
     it("checks a knob as its server does, in the same words", function()
-      local cjson = require "cjson"
       for _, bad in ipairs({
         { faults = { 500 } }, { faults = "500" }, { fault_rate = 2 }, { retry_after = 0.5 },
         { fault_random = "yes" }, { revoke_tokens = 1 }, { latency = -1 },
