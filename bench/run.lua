@@ -302,6 +302,7 @@ end
 
 local function report_bench()
   local report = require "wfsession.report"
+  local completion_time = require("wfsession.summary").completion_time
   print("\n== HTML report: wfs.summarize by workflow and report.html over three providers, CPU time")
   print(("%10s %12s %11s %10s"):format("sessions", "summarize s", "render s", "page KiB"))
   for _, n in ipairs({ 1000, 10000 }) do
@@ -317,11 +318,7 @@ local function report_bench()
     local providers = {}
     for _, provider in ipairs(PROVIDERS) do
       local durations = {}
-      for _, s in ipairs(lists[provider]) do
-        if s.completed_at and s.created_at then
-          durations[#durations + 1] = wfs.time(s.completed_at) - wfs.time(s.created_at)
-        end
-      end
+      for _, s in ipairs(lists[provider]) do durations[#durations + 1] = completion_time(s) end
       providers[#providers + 1] = { name = provider, durations = durations,
                                     summary = wfs.summarize(lists[provider], { by = "workflow_name" }) }
     end

@@ -7,19 +7,7 @@ local helpers = require "helpers"
 
 local mono = core.monotonic
 
--- Every id a pager yields; `pager:next()`, not a for loop: on PUC Lua 5.1 a
--- task cannot yield inside a for iterator.
-local function drain(pager)
-  local ids = {}
-  while true do
-    local s, msg, err = pager:next()
-    if not s then
-      if msg then return nil, msg, err end
-      return ids
-    end
-    ids[#ids + 1] = s.id
-  end
-end
+local drain = helpers.drain
 
 describe("wfs.multi", function()
   it("runs tasks to their end and hands back what they returned", function()

@@ -48,20 +48,9 @@ local function complete(sb, ids)
   assert.same(sb:truth("complycube", {}), ids)
 end
 
--- A listing's ids (a failed listing raises). Through pager:next(), not a
--- generic for: on Lua 5.1 a task of wfs.multi cannot yield from inside the
--- pager's __call.
+-- A listing's ids (a failed listing raises); helpers.drain runs in a task on Lua 5.1 too.
 local function list_ids(c)
-  local ids = {}
-  local pager = c:sessions{ page_size = PAGE }
-  while true do
-    local s, msg = pager:next()
-    if not s then
-      assert(msg == nil, msg)
-      return ids
-    end
-    ids[#ids + 1] = s.id
-  end
+  return assert(helpers.drain(c:sessions{ page_size = PAGE }))
 end
 
 describe("rate budget", function()

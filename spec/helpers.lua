@@ -123,6 +123,21 @@ function helpers.ids(iter)
   return out
 end
 
+--- Every id a pager yields, or nil, msg, err when it fails. Through
+-- `pager:next()`, not a for loop: on PUC Lua 5.1 a task of wfs.multi cannot
+-- yield from inside the pager's `__call`.
+function helpers.drain(pager)
+  local ids = {}
+  while true do
+    local s, msg, err = pager:next()
+    if not s then
+      if msg then return nil, msg, err end
+      return ids
+    end
+    ids[#ids + 1] = s.id
+  end
+end
+
 --- True when the array has no repeated value.
 function helpers.unique(list)
   local seen = {}

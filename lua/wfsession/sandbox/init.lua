@@ -74,11 +74,7 @@ local KNOBS = checks.KNOBS
 local function check_knobs(opts, runtime, level)
   for k, v in pairs(opts) do
     local knob = KNOBS[k]
-    if knob then
-      if runtime and knob.runtime == false then knob = nil end
-      if not runtime and knob.action then knob = nil end
-    end
-    if knob then
+    if knob and (runtime and knob.runtime ~= false or not runtime and not knob.action) then
       local ok, why = checks.check(k, v)
       if ok == nil then error("wfsession.sandbox: " .. why, level + 1) end
     elseif runtime then

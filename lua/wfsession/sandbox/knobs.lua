@@ -72,14 +72,12 @@ knobs.KNOBS = {
   idnow_client_secret = { check = string_value, runtime = false },
 }
 
---- Check one knob.
--- @string name
+--- Check one knob's value.
+-- @string name a key of KNOBS
 -- @param v
--- @return the cleaned value, or nil and a message ("knob 'x' must be ...")
+-- @return the cleaned value, or nil and a message ("'x' must be ...")
 function knobs.check(name, v)
-  local knob = knobs.KNOBS[name]
-  if not knob then return nil, "unknown knob '" .. tostring(name) .. "'" end
-  local clean, why = knob.check(v)
+  local clean, why = knobs.KNOBS[name].check(v)
   if clean == nil then return nil, "'" .. name .. "' must be " .. why end
   return clean
 end

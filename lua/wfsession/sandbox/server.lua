@@ -8,7 +8,8 @@
 local cjson = require "cjson.safe"
 local util = require "wfsession.sandbox.util"
 local data = require "wfsession.sandbox.data"
-local KNOBS = require("wfsession.sandbox.knobs").KNOBS
+local knobs = require "wfsession.sandbox.knobs"
+local KNOBS = knobs.KNOBS
 
 local floor = math.floor
 
@@ -40,8 +41,8 @@ local function merge_config(cfg, changes, initial)
     if knob.runtime == false and not initial then
       return nil, "knob '" .. k .. "' can only be set at start"
     end
-    local clean, why = knob.check(v)
-    if clean == nil then return nil, "knob '" .. k .. "' must be " .. why end
+    local clean, why = knobs.check(k, v)
+    if clean == nil then return nil, "knob " .. why end
     if knob.action then
       actions[k] = clean
     else
